@@ -1,0 +1,122 @@
+"""Cloud Function `api` (HTTP): POST /documents, GET /documents/{id}, GET /healthz.
+
+POST takes JSON (`{"text": ..., "filename": ...}` or `{"content_base64": ..., "filename": ...}`)
+or a multipart form with a `file` field; the bytes go to the inbox bucket and take the same path
+as a dropped file. Answers 202 with the document id. Errors are JSON: {"error": {code, message}}.
+"""
+
+import base64
+import hmac
+import re
+
+import functions_framework
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from _trigger import handling
+from contentflow.documents import DOCUMENT_ID_PATTERN
+from contentflow.errors import InvalidInput
+from contentflow.pipeline import public_view
+from contentflow.services import services
+
+_DOC_PATH = re.compile(r"^/documents/([^/]+)/?$")
+
+
+class Submission(BaseModel):
+    filename: str = Field(default="document.txt", min_length=1, max_length=255)
+    text: str | None = None
+    content_base64: str | None = None
+    content_type: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_content(self):
+        if (self.text is None) == (self.content_base64 is None):
+            raise ValueError("give exactly one of 'text' or 'content_base64'")
+        return self
+
+    def content(self) -> tuple[bytes, str]:
+        if self.text is not None:
+            return self.text.encode("utf-8"), self.content_type or "text/plain; charset=utf-8"
+        try:
+            return base64.b64decode(self.content_base64, validate=True), self.content_type or "application/octet-stream"
+        except ValueError:
+            raise InvalidInput("content_base64 is not valid base64") from None
+
+
+def _error(code: int, message: str):
+    return {"error": {"code": code, "message": message}}, code
+
+
+def _authorised(request) -> bool:
+    key = services().settings.api_key
+    if key is None:  # no key configured (the local stack): open
+        return True
+    given = request.headers.get("X-API-Key", "")
+    return hmac.compare_digest(given.encode(), key.get_secret_value().encode())
+
+
+def _submission(request) -> tuple[str, bytes, str | None]:
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise InvalidInput("multipart body without a 'file' field")
+        return upload.filename or "document", upload.read(), upload.mimetype
+    if request.mimetype != "application/json":
+        raise InvalidInput("send application/json or multipart/form-data")
+    try:
+        sub = Submission.model_validate_json(request.get_data())
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InvalidInput(f"{where}: {first['msg']}") from None
+    data, content_type = sub.content()
+    return sub.filename, data, content_type
+
+
+def _post(request):
+    settings = services().settings
+    if (request.content_length or 0) > settings.api_max_upload_bytes * 4 // 3 + 65536:
+        return _error(413, f"body too large: at most {settings.api_max_upload_bytes} bytes of content")
+    try:
+        filename, data, content_type = _submission(request)
+        decision = services().pipeline.submit(filename, data, content_type)
+    except InvalidInput as err:
+        return _error(400, err.reason)
+    doc = decision.document
+    return {"id": doc.id, "status": doc.status, "duplicate": decision.outcome == "duplicate",
+            "status_url": f"/documents/{doc.id}"}, 202
+
+
+def _get(doc_id: str):
+    if not re.fullmatch(DOCUMENT_ID_PATTERN, doc_id):
+        return _error(400, "a document id is 32 lowercase hex characters")
+    doc = services().store.get(doc_id)
+    if doc is None:
+        return _error(404, f"no document {doc_id}")
+    return public_view(doc), 200
+
+
+def _health():
+    s = services()
+    try:
+        s.store.get("0" * 32)
+        s.blobs.ping(s.settings.bucket("inbox"))
+    except Exception as err:  # readiness: any dependency that does not answer
+        return _error(503, f"not ready: {type(err).__name__}")
+    return {"status": "ok"}, 200
+
+
+@functions_framework.http
+def api(request):
+    response = _error(500, "internal error")
+    with handling("api", method=request.method, path=request.path):
+        if request.path == "/healthz" and request.method == "GET":
+            response = _health()
+        elif not _authorised(request):
+            response = _error(401, "missing or wrong X-API-Key")
+        elif request.path.rstrip("/") == "/documents":
+            response = _post(request) if request.method == "POST" else _error(405, "POST a document here")
+        elif m := _DOC_PATH.match(request.path):
+            response = _get(m.group(1)) if request.method == "GET" else _error(405, "GET only")
+        else:
+            response = _error(404, "no such route: see POST /documents and GET /documents/{id}")
+    return response

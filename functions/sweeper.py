@@ -1,0 +1,18 @@
+"""Cloud Function `sweeper` (HTTP, called by Cloud Scheduler): re-drives stuck documents."""
+
+import functions_framework
+
+from _trigger import handling
+from contentflow.services import services
+
+
+@functions_framework.http
+def sweeper(request):
+    if request.method != "POST":
+        return {"error": {"code": 405, "message": "POST only"}}, 405
+    summary = None
+    with handling("sweeper"):
+        summary = services().pipeline.sweep()
+    if summary is None:
+        return {"error": {"code": 503, "message": "sweep failed"}}, 503
+    return summary, 200

@@ -1,0 +1,255 @@
+"""The document model and its state machine.
+
+A document's `status` names where it is: `received` (registered, first step queued), then each
+step's status (`extracting`, `analysing`, `indexing`) while that step is queued or running, then
+`done` or `failed`. Each step has its own record (state, attempts, timings, last error).
+
+Every transition is a pure function here, applied by the store inside a Firestore transaction,
+so duplicate and out-of-order deliveries are decided in one place:
+- a step already succeeded, or a document already terminal: the delivery is a duplicate (no effect);
+- a step not yet queued (its predecessor has not finished): not ready, retry later;
+- a step running under a live lease: another delivery owns it (no effect); after the lease
+  expires (the instance died), the next delivery or the sweeper takes it over;
+- completing or failing an attempt that is no longer the current one: stale (no effect).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from contentflow.spec import PipelineSpec
+
+DOCUMENT_ID_PATTERN = r"^[0-9a-f]{32}$"
+TERMINAL = {"done", "failed"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_trace_id() -> str:
+    return secrets.token_hex(16)
+
+
+def document_id_for(bucket: str, name: str, md5_hash: str | None, generation: str | int | None) -> str:
+    """Deterministic id of an uploaded object.
+
+    Keyed by bucket, object name and content (the MD5 that GCS reports), so a re-delivered event and
+    a re-upload of identical bytes land on the same record, while a changed file is a new document.
+    Objects without an MD5 (composite uploads) fall back to their generation.
+    """
+    content_key = f"md5:{md5_hash}" if md5_hash else f"generation:{generation}"
+    return hashlib.sha256(f"{bucket}\n{name}\n{content_key}".encode()).hexdigest()[:32]
+
+
+def md5_base64(data: bytes) -> str:
+    """The MD5 in the form GCS reports it (`md5Hash`)."""
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+
+
+class StepState(str, Enum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class StepRecord(BaseModel):
+    state: StepState = StepState.queued
+    attempts: int = 0
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    lease_until: datetime | None = None
+    duration_ms: int | None = None
+    error: str | None = None
+
+
+class Source(BaseModel):
+    bucket: str
+    name: str
+    generation: str | None = None
+    md5_hash: str | None = None
+    size: int | None = Field(default=None, ge=0)
+    content_type: str | None = None
+    uploaded_at: datetime | None = None
+    via: Literal["storage", "api"] = "storage"
+
+
+class Failure(BaseModel):
+    step: str
+    reason: str
+    at: datetime
+
+
+class Document(BaseModel):
+    id: str = Field(pattern=DOCUMENT_ID_PATTERN)
+    status: str
+    source: Source
+    trace_id: str
+    created_at: datetime
+    updated_at: datetime
+    steps: dict[str, StepRecord] = Field(default_factory=dict)
+    error: Failure | None = None
+    # Filled by the steps: statistics and previews (small), and where large outputs live.
+    content_sha256: str | None = None
+    preview: str | None = None
+    stats: dict = Field(default_factory=dict)
+    outputs: dict[str, str] = Field(default_factory=dict)
+    metadata: dict = Field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def to_firestore(self) -> dict:
+        return self.model_dump(mode="python", exclude={"id"})
+
+    @classmethod
+    def from_firestore(cls, doc_id: str, data: dict) -> Document:
+        return cls.model_validate({**data, "id": doc_id})
+
+
+# --- decisions -------------------------------------------------------------------------------
+
+class Decision(BaseModel):
+    """What a transition decided. `document` is the new state to write (None: write nothing)."""
+
+    outcome: Literal["run", "duplicate", "busy", "not_ready", "gave_up", "completed", "stale", "failed", "released", "created"]
+    document: Document | None = None
+    attempt: int = 0
+    detail: str = ""
+
+
+def register(existing: Document | None, doc_id: str, source: Source, spec: PipelineSpec, now: datetime) -> Decision:
+    if existing is not None:
+        return Decision(outcome="duplicate", detail=f"already registered ({existing.status})")
+    first = spec.first_step().name
+    doc = Document(
+        id=doc_id,
+        status="received",
+        source=source,
+        trace_id=new_trace_id(),
+        created_at=now,
+        updated_at=now,
+        steps={first: StepRecord(queued_at=now)},
+        metadata={"filename": source.name.rsplit("/", 1)[-1], "content_type": source.content_type, "size": source.size},
+    )
+    return Decision(outcome="created", document=doc)
+
+
+def begin_step(doc: Document | None, step_name: str, spec: PipelineSpec, now: datetime, lease_s: float) -> Decision:
+    if doc is None:
+        return Decision(outcome="not_ready", detail="document not registered yet")
+    if doc.terminal:
+        return Decision(outcome="duplicate", detail=f"document already {doc.status}")
+    rec = doc.steps.get(step_name)
+    if rec is None:
+        return Decision(outcome="not_ready", detail=f"step {step_name} not queued yet (status {doc.status})")
+    if rec.state in (StepState.succeeded, StepState.failed):
+        return Decision(outcome="duplicate", detail=f"step {step_name} already {rec.state.value}")
+    if rec.state == StepState.running and rec.lease_until and rec.lease_until > now:
+        return Decision(outcome="busy", detail=f"step {step_name} running until {rec.lease_until.isoformat()}")
+    step = spec.step(step_name)
+    doc = doc.model_copy(deep=True)
+    rec = doc.steps[step_name]
+    if rec.attempts >= step.max_attempts:
+        reason = f"gave up after {rec.attempts} attempts: {rec.error or 'the step never finished'}"
+        return Decision(outcome="gave_up", document=_failed(doc, step_name, reason, now), detail=reason)
+    rec.state = StepState.running
+    rec.attempts += 1
+    rec.started_at = now
+    rec.finished_at = None
+    rec.lease_until = now + timedelta(seconds=lease_s)
+    doc.status = step.status
+    doc.updated_at = now
+    return Decision(outcome="run", document=doc, attempt=rec.attempts)
+
+
+def _current_attempt(doc: Document | None, step_name: str, attempt: int) -> StepRecord | None:
+    if doc is None or doc.terminal:
+        return None
+    rec = doc.steps.get(step_name)
+    if rec is None or rec.state != StepState.running or rec.attempts != attempt:
+        return None
+    return rec
+
+
+def complete_step(
+    doc: Document | None, step_name: str, attempt: int, updates: dict, spec: PipelineSpec, now: datetime
+) -> Decision:
+    if _current_attempt(doc, step_name, attempt) is None:
+        return Decision(outcome="stale", detail=f"attempt {attempt} of {step_name} is no longer current")
+    doc = doc.model_copy(deep=True, update=updates)
+    rec = doc.steps[step_name]
+    rec.state = StepState.succeeded
+    rec.finished_at = now
+    rec.lease_until = None
+    rec.error = None
+    if rec.started_at:
+        rec.duration_ms = int((now - rec.started_at).total_seconds() * 1000)
+    nxt = spec.next_step(step_name)
+    if nxt is None:
+        doc.status = "done"
+    else:
+        doc.steps[nxt.name] = StepRecord(queued_at=now)
+        doc.status = nxt.status
+    doc.updated_at = now
+    return Decision(outcome="completed", document=doc, attempt=attempt)
+
+
+def _failed(doc: Document, step_name: str, reason: str, now: datetime) -> Document:
+    rec = doc.steps.setdefault(step_name, StepRecord())
+    rec.state = StepState.failed
+    rec.error = reason
+    rec.finished_at = now
+    rec.lease_until = None
+    doc.status = "failed"
+    doc.error = Failure(step=step_name, reason=reason, at=now)
+    doc.updated_at = now
+    return doc
+
+
+def fail_step(
+    doc: Document | None, step_name: str, attempt: int | None, reason: str, retryable: bool, spec: PipelineSpec, now: datetime
+) -> Decision:
+    """Records a failed attempt. `attempt=None` fails the step whatever attempt is current
+    (the dead-letter path, where the giving up happened outside the function)."""
+    if doc is None or doc.terminal:
+        return Decision(outcome="stale", detail="document missing or already terminal")
+    if attempt is not None and _current_attempt(doc, step_name, attempt) is None:
+        return Decision(outcome="stale", detail=f"attempt {attempt} of {step_name} is no longer current")
+    doc = doc.model_copy(deep=True)
+    rec = doc.steps.setdefault(step_name, StepRecord())
+    if retryable:
+        # Released for the next delivery. The trigger's dead-letter policy ends a step that keeps
+        # failing; begin_step's attempt cap is the safety net (e.g. repeated sweeper re-drives).
+        rec.state = StepState.queued
+        rec.lease_until = None
+        rec.error = reason
+        doc.updated_at = now
+        return Decision(outcome="released", document=doc, attempt=rec.attempts, detail=reason)
+    return Decision(outcome="failed", document=_failed(doc, step_name, reason, now), detail=reason)
+
+
+def stuck_step(doc: Document, spec: PipelineSpec, now: datetime) -> str | None:
+    """The step a non-terminal document is stuck in, or None if it is moving."""
+    if doc.terminal:
+        return None
+    for step in spec.steps:
+        rec = doc.steps.get(step.name)
+        if rec is None or rec.state in (StepState.succeeded, StepState.failed):
+            continue
+        if rec.state == StepState.running and rec.lease_until and rec.lease_until > now:
+            return None
+        if (now - doc.updated_at).total_seconds() >= step.stuck_after_s:
+            return step.name
+        return None
+    return None

@@ -1,0 +1,43 @@
+"""The error hierarchy: each class says whether a retry can help.
+
+Functions map them to outcomes: a PermanentError fails the document with its reason and acks the
+message (a retry would fail the same way); a TransientError answers 5xx so the trigger retries,
+and after the spec's attempts the message is dead-lettered and the document fails with the last
+reason. Anything else is a bug and is treated as transient (retried, then dead-lettered).
+"""
+
+
+class ContentflowError(Exception):
+    """Base class. `reason` is the human-readable text stored on a failed document."""
+
+    retryable = False
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PermanentError(ContentflowError):
+    """Bad input or a state no retry can fix."""
+
+
+class InvalidInput(PermanentError):
+    """A request or event that does not validate."""
+
+
+class UnreadableDocument(PermanentError):
+    """The document's bytes cannot be turned into text (unsupported, hostile, broken)."""
+
+
+class NotFound(PermanentError):
+    """The document or object does not exist."""
+
+
+class TransientError(ContentflowError):
+    """A dependency failed or timed out; the same call may succeed later."""
+
+    retryable = True
+
+
+class NotReady(TransientError):
+    """Delivered before the step it depends on finished (out-of-order delivery)."""

@@ -1,0 +1,86 @@
+"""The composition root: clients built once per instance, on first use, and reused.
+
+A function imports only what it touches: on_upload never loads the Storage client, and the
+extraction libraries load only inside the extract step.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from contentflow.logs import setup_logging
+from contentflow.settings import Settings, get_settings
+
+
+class Services:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    @cached_property
+    def firestore(self):
+        from google.cloud import firestore
+
+        return firestore.Client(project=self.settings.project_id)
+
+    @cached_property
+    def storage(self):
+        from google.cloud import storage
+
+        return storage.Client(project=self.settings.project_id)
+
+    @cached_property
+    def publisher(self):
+        from google.cloud import pubsub_v1
+
+        # Small batches, short latency: one message per document per step.
+        batch = pubsub_v1.types.BatchSettings(max_messages=100, max_latency=0.002)
+        return pubsub_v1.PublisherClient(batch_settings=batch)
+
+    @cached_property
+    def store(self):
+        from contentflow.store import DocumentStore
+
+        return DocumentStore(self.firestore, self.settings.collection, self.settings.firestore_timeout_s)
+
+    @cached_property
+    def blobs(self):
+        from contentflow.blobs import BlobStore
+
+        return BlobStore(self.storage, self.settings.storage_timeout_s)
+
+    @cached_property
+    def dispatcher(self):
+        from contentflow.dispatch import Dispatcher
+
+        return Dispatcher(self.settings.spec, self.settings.project_id, self.publisher,
+                          self.settings.publish_timeout_s, function_urls=self.settings.function_urls)
+
+    @cached_property
+    def pipeline(self):
+        from contentflow.pipeline import Pipeline
+
+        # BlobStore is built lazily too: the property is read only by the steps that touch Storage.
+        return Pipeline(self.settings, self.store, _LazyBlobs(self), self.dispatcher)
+
+
+class _LazyBlobs:
+    """Defers building the Storage client until a step actually reads or writes an object."""
+
+    def __init__(self, services: Services):
+        self._services = services
+
+    def __getattr__(self, name):
+        return getattr(self._services.blobs, name)
+
+
+_instance: Services | None = None
+
+
+def services() -> Services:
+    """Per-instance singleton (Cloud Functions reuses an instance across requests)."""
+    global _instance
+    if _instance is None:
+        settings = get_settings()
+        setup_logging(settings.project_id, settings.log_level)
+        _instance = Services(settings)
+    return _instance

@@ -1,0 +1,257 @@
+"""The pipeline spec: one YAML file that names every bucket, topic, queue, step, schedule and function.
+
+The functions, the local stack and (through the same file) Terraform all read it, so local and
+production wiring cannot drift. A broken spec is refused with a message naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_SPEC_PATH = Path(__file__).with_name("pipeline.yaml")
+
+ResourceId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,62}$")]
+FunctionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
+
+
+class SpecError(ValueError):
+    """The pipeline spec is invalid; the message names the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bucket(_Strict):
+    description: str
+    retention_days: int = Field(ge=1, le=36500)
+    versioning: bool = False
+
+
+class Topic(_Strict):
+    description: str
+    role: Literal["pipeline", "dead_letter"] = "pipeline"
+    dead_letter_topic: ResourceId | None = None
+
+
+class RateLimits(_Strict):
+    max_dispatches_per_second: float = Field(gt=0, le=500)
+    max_burst_size: int = Field(ge=1, le=500)
+    max_concurrent_dispatches: int = Field(ge=1, le=5000)
+
+
+class QueueRetry(_Strict):
+    max_attempts: int = Field(ge=-1)
+    min_backoff_s: float = Field(ge=0)
+    max_backoff_s: float = Field(ge=0)
+    max_doublings: int = Field(ge=0, le=16)
+    max_retry_duration_s: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> QueueRetry:
+        if self.max_backoff_s < self.min_backoff_s:
+            raise ValueError("max_backoff_s must be >= min_backoff_s")
+        return self
+
+
+class Queue(_Strict):
+    description: str
+    rate_limits: RateLimits
+    retry: QueueRetry
+
+
+class Step(_Strict):
+    name: FunctionName
+    function: FunctionName
+    status: Annotated[str, Field(pattern=r"^[a-z]+ing$")]
+    stuck_after_s: int = Field(ge=10, le=86400)
+    max_attempts: int = Field(ge=1, le=100)
+
+
+class ScheduleTarget(_Strict):
+    function: FunctionName
+    body: dict = Field(default_factory=dict)
+
+
+class Schedule(_Strict):
+    description: str
+    cron: Annotated[str, Field(pattern=r"^\S+ \S+ \S+ \S+ \S+$")]
+    time_zone: str = "Etc/UTC"
+    target: ScheduleTarget
+
+
+class StorageTrigger(_Strict):
+    type: Literal["storage"]
+    bucket: ResourceId
+    event: Literal["finalized"] = "finalized"
+
+
+class PubsubTrigger(_Strict):
+    type: Literal["pubsub"]
+    topic: ResourceId
+
+
+class QueueTrigger(_Strict):
+    """An HTTP function called by Cloud Tasks from the named queue."""
+
+    type: Literal["queue"]
+    queue: ResourceId
+
+
+class HttpTrigger(_Strict):
+    type: Literal["http"]
+
+
+Trigger = Annotated[
+    Union[StorageTrigger, PubsubTrigger, QueueTrigger, HttpTrigger], Field(discriminator="type")
+]
+
+
+class Runtime(_Strict):
+    memory_mb: int = Field(ge=128, le=32768)
+    cpu: float = Field(gt=0, le=8)
+    concurrency: int = Field(ge=1, le=1000)
+    timeout_s: int = Field(ge=1, le=3600)
+    max_instances: int = Field(ge=1, le=1000)
+    min_instances: int = Field(default=0, ge=0, le=1000)
+
+
+class Function(_Strict):
+    description: str
+    source: Annotated[str, Field(pattern=r"^functions/[a-z_]+\.py$")]
+    entry_point: FunctionName
+    trigger: Trigger
+    runtime: Runtime
+    project_roles: list[Annotated[str, Field(pattern=r"^roles/[a-zA-Z.]+$")]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _no_primitive_roles(self) -> Function:
+        primitive = {"roles/owner", "roles/editor", "roles/viewer"}
+        if bad := primitive.intersection(self.project_roles):
+            raise ValueError(f"primitive roles are not allowed: {sorted(bad)}")
+        return self
+
+
+class Delivery(_Strict):
+    ack_deadline_s: int = Field(ge=10, le=600)
+    min_backoff_s: float = Field(ge=0, le=600)
+    max_backoff_s: float = Field(ge=0, le=600)
+    max_delivery_attempts: int = Field(ge=5, le=100)
+
+
+class PipelineSpec(_Strict):
+    version: Literal[1]
+    buckets: dict[ResourceId, Bucket]
+    topics: dict[ResourceId, Topic]
+    queues: dict[ResourceId, Queue] = Field(default_factory=dict)
+    steps: list[Step] = Field(min_length=1)
+    schedules: dict[ResourceId, Schedule] = Field(default_factory=dict)
+    functions: dict[FunctionName, Function]
+    delivery: Delivery
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> PipelineSpec:
+        problems: list[str] = []
+        for name, topic in self.topics.items():
+            if topic.role == "dead_letter":
+                if topic.dead_letter_topic:
+                    problems.append(f"topics.{name}.dead_letter_topic: a dead-letter topic has none")
+                continue
+            dlq = topic.dead_letter_topic
+            if dlq is None:
+                problems.append(f"topics.{name}.dead_letter_topic: required")
+            elif dlq not in self.topics or self.topics[dlq].role != "dead_letter":
+                problems.append(f"topics.{name}.dead_letter_topic: {dlq!r} is not a dead_letter topic")
+        for name, fn in self.functions.items():
+            t = fn.trigger
+            if fn.entry_point != name:
+                problems.append(f"functions.{name}.entry_point: must equal the function name")
+            if isinstance(t, StorageTrigger) and t.bucket not in self.buckets:
+                problems.append(f"functions.{name}.trigger.bucket: unknown bucket {t.bucket!r}")
+            if isinstance(t, PubsubTrigger) and t.topic not in self.topics:
+                problems.append(f"functions.{name}.trigger.topic: unknown topic {t.topic!r}")
+            if isinstance(t, QueueTrigger) and t.queue not in self.queues:
+                problems.append(f"functions.{name}.trigger.queue: unknown queue {t.queue!r}")
+        seen: set[str] = set()
+        for i, step in enumerate(self.steps):
+            if step.name in seen:
+                problems.append(f"steps[{i}].name: duplicate step {step.name!r}")
+            seen.add(step.name)
+            fn = self.functions.get(step.function)
+            if fn is None:
+                problems.append(f"steps[{i}].function: unknown function {step.function!r}")
+            elif isinstance(fn.trigger, (StorageTrigger, HttpTrigger)):
+                problems.append(f"steps[{i}].function: {step.function!r} needs a pubsub or queue trigger")
+        for name, sched in self.schedules.items():
+            target = self.functions.get(sched.target.function)
+            if target is None:
+                problems.append(f"schedules.{name}.target.function: unknown function {sched.target.function!r}")
+            elif not isinstance(target.trigger, HttpTrigger):
+                problems.append(f"schedules.{name}.target.function: {sched.target.function!r} is not an http function")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # --- lookups used by the functions and the local stack -------------------------------------
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(f"no step {name!r} in the pipeline spec")
+
+    def next_step(self, name: str) -> Step | None:
+        names = [s.name for s in self.steps]
+        i = names.index(name)
+        return self.steps[i + 1] if i + 1 < len(self.steps) else None
+
+    def first_step(self) -> Step:
+        return self.steps[0]
+
+    def step_for_status(self, status: str) -> Step | None:
+        return next((s for s in self.steps if s.status == status), None)
+
+    def pubsub_functions(self) -> dict[str, Function]:
+        return {n: f for n, f in self.functions.items() if isinstance(f.trigger, PubsubTrigger)}
+
+
+def bucket_name(project_id: str, bucket_id: str) -> str:
+    """Real bucket name (bucket names are global). Terraform builds the same string."""
+    return f"{project_id}-{bucket_id}"
+
+
+def _format_errors(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"] if not re.fullmatch(r"[a-z]+-?trigger|function-after.*", str(p)))
+        lines.append(f"{where or '<spec>'}: {e['msg']}")
+    return "; ".join(lines)
+
+
+def parse_spec(data: dict) -> PipelineSpec:
+    try:
+        return PipelineSpec.model_validate(data)
+    except ValidationError as err:
+        raise SpecError(f"invalid pipeline spec: {_format_errors(err)}") from None
+
+
+def load_spec_file(path: str | Path) -> PipelineSpec:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise SpecError(f"cannot read pipeline spec {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"invalid pipeline spec {path}: the top level must be a mapping")
+    return parse_spec(data)
+
+
+@cache
+def load_spec(path: str | None = None) -> PipelineSpec:
+    """The spec, parsed once per process (functions call this per instance, not per request)."""
+    return load_spec_file(path or DEFAULT_SPEC_PATH)

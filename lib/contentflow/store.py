@@ -1,0 +1,71 @@
+"""Firestore adapter: documents are read and changed only through transactions here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from google.api_core import exceptions as gexc
+
+from contentflow.documents import Decision, Document
+from contentflow.errors import TransientError
+from contentflow.metering import count
+
+_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError,
+              gexc.TooManyRequests, gexc.Aborted, gexc.GatewayTimeout)
+
+
+class DocumentStore:
+    def __init__(self, client, collection: str, timeout_s: float):
+        self._client = client
+        self._collection = client.collection(collection)
+        self._timeout = timeout_s
+
+    def get(self, doc_id: str) -> Document | None:
+        try:
+            snap = self._collection.document(doc_id).get(timeout=self._timeout)
+        except _TRANSIENT as err:
+            raise TransientError(f"Firestore unavailable: {err}") from err
+        count("firestore.reads")
+        return Document.from_firestore(doc_id, snap.to_dict()) if snap.exists else None
+
+    def transition(self, doc_id: str, decide: Callable[[Document | None], Decision]) -> Decision:
+        """Reads the document, lets `decide` choose, writes its result; all in one transaction
+        (retried by the client on contention, so `decide` must be pure)."""
+        from google.cloud import firestore
+
+        ref = self._collection.document(doc_id)
+        timeout = self._timeout
+
+        @firestore.transactional
+        def run(transaction) -> Decision:
+            snap = ref.get(transaction=transaction, timeout=timeout)
+            count("firestore.reads")
+            current = Document.from_firestore(doc_id, snap.to_dict()) if snap.exists else None
+            decision = decide(current)
+            if decision.document is not None:
+                transaction.set(ref, decision.document.to_firestore())
+                count("firestore.writes")
+            return decision
+
+        try:
+            return run(self._client.transaction())
+        except _TRANSIENT as err:
+            raise TransientError(f"Firestore unavailable: {err}") from err
+
+    def stale_candidates(self, statuses: list[str], updated_before: datetime, limit: int) -> list[Document]:
+        """Non-terminal documents not updated since `updated_before` (the sweeper's query; needs
+        the composite index (status, updated_at) in production)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self._collection.where(filter=FieldFilter("status", "in", statuses))
+            .where(filter=FieldFilter("updated_at", "<", updated_before))
+            .limit(limit)
+        )
+        try:
+            snaps = list(query.stream(timeout=self._timeout))
+        except _TRANSIENT as err:
+            raise TransientError(f"Firestore unavailable: {err}") from err
+        count("firestore.reads", max(1, len(snaps)))
+        return [Document.from_firestore(s.id, s.to_dict()) for s in snaps]

