@@ -18,12 +18,14 @@ import requests
 EVENT_TYPES = {"OBJECT_FINALIZE": "google.cloud.storage.object.v1.finalized"}
 
 
-def to_cloudevent(push_body: dict) -> tuple[dict[str, str], bytes] | None:
-    """(headers, body) of the Eventarc CloudEvent for a notification push body; None to ignore."""
+def to_cloudevent(push_body: dict, bucket_filter: str | None = None) -> tuple[dict[str, str], bytes] | None:
+    """(headers, body) of the Eventarc CloudEvent for a notification push body; None to ignore.
+
+    fake-gcs-server notifies for every bucket; an Eventarc trigger filters on one, so does this."""
     message = push_body.get("message") or {}
     attributes = message.get("attributes") or {}
     event_type = EVENT_TYPES.get(attributes.get("eventType", ""))
-    if event_type is None:
+    if event_type is None or (bucket_filter and attributes.get("bucketId") != bucket_filter):
         return None
     data = base64.b64decode(message.get("data") or "")
     obj = json.loads(data)
@@ -42,8 +44,9 @@ def to_cloudevent(push_body: dict) -> tuple[dict[str, str], bytes] | None:
 
 
 class StorageEventRelay:
-    def __init__(self, target_url: str, port: int, timeout_s: float = 60.0):
+    def __init__(self, target_url: str, bucket: str, port: int, timeout_s: float = 60.0):
         self.target_url = target_url
+        self.bucket = bucket
         self.port = port
         self._session = requests.Session()  # pooled, reused for every event
         self._timeout = timeout_s
@@ -66,7 +69,7 @@ class StorageEventRelay:
 
     def forward(self, raw: bytes) -> int:
         try:
-            event = to_cloudevent(json.loads(raw))
+            event = to_cloudevent(json.loads(raw), self.bucket)
         except (ValueError, KeyError, TypeError):
             return 204  # not a notification we understand: ack it, retrying cannot help
         if event is None:

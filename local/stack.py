@@ -115,8 +115,8 @@ class LocalStack:
             "-event.pubsub-project-id", self.project_id, "-event.pubsub-topic", NOTIFICATION_TOPIC,
             "-event.list", "finalize", "-log-level", "warn",
         ], env={"PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.ports['pubsub']}"})
-        on_upload = next(n for n, f in self.spec.functions.items() if isinstance(f.trigger, StorageTrigger))
-        self.relay = StorageEventRelay(self.function_url(on_upload), self.ports["relay"]).start()
+        on_upload, trigger = next((n, f.trigger) for n, f in self.spec.functions.items() if isinstance(f.trigger, StorageTrigger))
+        self.relay = StorageEventRelay(self.function_url(on_upload), self.bucket(trigger.bucket), self.ports["relay"]).start()
         self._wait("gcs", lambda: http_ok(f"http://127.0.0.1:{self.ports['gcs']}/storage/v1/b?project={self.project_id}"), deadline)
         self._create_buckets()
         self._wait("firestore", lambda: http_ok(f"http://127.0.0.1:{self.ports['firestore']}/"), deadline)

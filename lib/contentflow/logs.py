@@ -72,6 +72,12 @@ def setup_logging(project_id: str | None, level: str = "INFO") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def annotate(**fields) -> None:
+    """Adds fields to the innermost bound context in place, so lines logged later in the same
+    request by an outer block (e.g. the function's closing line) carry them too."""
+    _context.get().update({k: v for k, v in fields.items() if v is not None})
+
+
 @contextlib.contextmanager
 def bind(**fields):
     """Adds fields (document_id, step, trace_id, ...) to every log line inside the block."""

@@ -13,7 +13,7 @@ from contentflow.blobs import BlobStore
 from contentflow.dispatch import Dispatcher
 from contentflow.documents import Decision, Document, Source
 from contentflow.errors import ContentflowError, InvalidInput, NotReady, TransientError
-from contentflow.logs import bind, get_logger
+from contentflow.logs import annotate, bind, get_logger
 from contentflow.messages import StorageObject, document_event
 from contentflow.settings import Settings
 from contentflow.store import DocumentStore
@@ -47,10 +47,12 @@ class Pipeline:
         doc_id = sm.document_id_for(obj.bucket, obj.name, obj.md5Hash, obj.generation)
         source = Source(bucket=obj.bucket, name=obj.name, generation=obj.generation, md5_hash=obj.md5Hash,
                         size=obj.size, content_type=obj.contentType, uploaded_at=obj.timeCreated, via=via)
+        annotate(document_id=doc_id)
         with bind(document_id=doc_id):
             decision = self.store.transition(doc_id, lambda cur: sm.register(cur, doc_id, source, self.spec, self.clock()))
             if decision.outcome == "created":
                 doc = decision.document
+                annotate(trace_id=doc.trace_id)
                 with bind(trace_id=doc.trace_id):
                     log.info("document registered", source=f"gs://{obj.bucket}/{obj.name}", size=obj.size, via=via)
                     self.dispatcher.hand_on(doc.id, self.spec.first_step().name, doc.trace_id)
@@ -83,6 +85,7 @@ class Pipeline:
         (retry) or returns the decision (ack)."""
         step = self.spec.step(step_name)
         lease_s = self.spec.functions[step.function].runtime.timeout_s
+        annotate(document_id=doc_id, step=step_name)
         with bind(document_id=doc_id, step=step_name):
             begun = self.store.transition(doc_id, lambda cur: sm.begin_step(cur, step_name, self.spec, self.clock(), lease_s))
             if begun.outcome == "not_ready":
@@ -91,6 +94,7 @@ class Pipeline:
                 log.info("delivery ignored", outcome=begun.outcome, detail=begun.detail)
                 return begun
             doc = begun.document
+            annotate(trace_id=doc.trace_id)
             with bind(trace_id=doc.trace_id):
                 if begun.outcome == "gave_up":
                     log.error("step failed", reason=begun.detail)
@@ -188,6 +192,7 @@ class Pipeline:
 
     def dead_letter(self, doc_id: str, step_name: str, deliveries: int | None) -> Decision:
         """A step's message was dead-lettered: the document fails with the last known error."""
+        annotate(document_id=doc_id, step=step_name)
         with bind(document_id=doc_id, step=step_name):
             def decide(cur: Document | None) -> Decision:
                 last = cur.steps.get(step_name).error if cur and step_name in cur.steps else None

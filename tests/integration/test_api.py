@@ -1,0 +1,71 @@
+"""The api function: POST /documents, GET /documents/{id}, JSON errors, readiness."""
+
+import base64
+import uuid
+
+import pytest
+import requests
+
+
+@pytest.fixture(scope="module")
+def api(stack):
+    return stack.function_url("api").rstrip("/")
+
+
+def test_posted_text_reaches_done_and_reads_back(api, wait_status, output_events):
+    text = f"Posted through the api {uuid.uuid4().hex}.\n\nSecond paragraph."
+    r = requests.post(f"{api}/documents", json={"text": text, "filename": "../../etc/passwd note.txt"}, timeout=30)
+    assert r.status_code == 202, r.text
+    body = r.json()
+    doc_id = body["id"]
+    assert body["status_url"] == f"/documents/{doc_id}" and body["duplicate"] is False
+    record = wait_status(doc_id)
+    assert record["status"] == "done"
+    assert record["source"]["via"] == "api"
+    assert record["source"]["name"].startswith("api/") and ".." not in record["source"]["name"]
+    assert record["source"]["name"].endswith("/passwd_note.txt")
+    got = requests.get(f"{api}/documents/{doc_id}", timeout=10)
+    assert got.status_code == 200
+    assert got.json()["status"] == "done" and got.json()["preview"].startswith("Posted through the api")
+    assert "trace_id" not in got.json()
+    output_events.wait_for(doc_id)
+    again = requests.post(f"{api}/documents", json={"text": text, "filename": "other.txt"}, timeout=30)
+    assert again.status_code == 202  # same bytes, other name: its own object, so its own document
+    same = requests.post(f"{api}/documents", json={"text": text, "filename": "../../etc/passwd note.txt"}, timeout=30)
+    assert same.json() == {**body, "status": "done", "duplicate": True}
+
+
+def test_multipart_and_base64_uploads(api, wait_status):
+    data = f"Multipart body {uuid.uuid4().hex}".encode()
+    r = requests.post(f"{api}/documents", files={"file": ("upload.md", data, "text/markdown")}, timeout=30)
+    assert r.status_code == 202, r.text
+    assert wait_status(r.json()["id"])["stats"]["extraction"]["mime_type"] == "text/markdown"
+    b64 = requests.post(f"{api}/documents", timeout=30, json={
+        "content_base64": base64.b64encode(b"Encoded " + data).decode(), "filename": "enc.txt", "content_type": "text/plain"})
+    assert b64.status_code == 202 and wait_status(b64.json()["id"])["status"] == "done"
+
+
+@pytest.mark.parametrize("kwargs, status, message", [
+    ({"json": {"filename": "x.txt"}}, 400, "exactly one of 'text' or 'content_base64'"),
+    ({"json": {"text": "a", "content_base64": "YQ=="}}, 400, "exactly one of"),
+    ({"json": {"content_base64": "***"}}, 400, "not valid base64"),
+    ({"json": {"text": ""}}, 400, "empty document"),
+    ({"json": {"text": "a", "filename": ""}}, 400, "filename"),
+    ({"data": "not json", "headers": {"Content-Type": "application/json"}}, 400, "Invalid JSON"),
+    ({"data": "plain", "headers": {"Content-Type": "text/plain"}}, 400, "application/json or multipart/form-data"),
+    ({"files": {"other": ("a.txt", b"a")}}, 400, "'file' field"),
+])
+def test_bad_posts_get_json_errors(api, kwargs, status, message):
+    r = requests.post(f"{api}/documents", timeout=10, **kwargs)
+    assert r.status_code == status
+    assert message in r.json()["error"]["message"]
+    assert r.json()["error"]["code"] == status
+
+
+def test_get_errors_and_routes(api):
+    assert requests.get(f"{api}/documents/{'0' * 32}", timeout=10).status_code == 404
+    bad = requests.get(f"{api}/documents/not-an-id", timeout=10)
+    assert bad.status_code == 400 and "32 lowercase hex" in bad.json()["error"]["message"]
+    assert requests.get(f"{api}/nowhere", timeout=10).status_code == 404
+    assert requests.delete(f"{api}/documents", timeout=10).status_code == 405
+    assert requests.get(f"{api}/healthz", timeout=10).json() == {"status": "ok"}

@@ -1,0 +1,33 @@
+"""Every function logs JSON lines in Cloud Logging's structured format, with the document id,
+the step and the document's trace on each line about it."""
+
+import json
+import uuid
+
+
+def test_function_logs_are_structured_and_carry_document_and_trace(stack, inbox, wait_status):
+    from contentflow.documents import document_id_for
+
+    name = f"it/{uuid.uuid4().hex}/logged.txt"
+    blob = inbox.blob(name)
+    blob.upload_from_string(b"Log me.", content_type="text/plain")
+    doc_id = document_id_for(inbox.name, name, blob.md5_hash, blob.generation)
+    record = wait_status(doc_id)
+    trace = f"projects/{stack.project_id}/traces/{record['trace_id']}" if "trace_id" in record else None
+    assert trace, "the record keeps the document's trace id"
+    seen_steps = set()
+    for function in ("on_upload", "extract", "analyse", "index"):
+        lines = (stack.data_dir / "logs" / f"fn-{function}.log").read_text().splitlines()
+        entries = [json.loads(line) for line in lines if line.startswith("{") and doc_id in line]
+        assert entries, f"no log line about {doc_id} from {function}"
+        for entry in entries:
+            assert entry["severity"] in {"DEBUG", "INFO", "WARNING", "ERROR"}
+            assert entry["message"]
+            assert entry["document_id"] == doc_id
+            assert entry["function"] == function
+        traced = [e for e in entries if "logging.googleapis.com/trace" in e]
+        assert traced and all(e["logging.googleapis.com/trace"] == trace for e in traced)
+        seen_steps.update(e.get("step") for e in entries)
+        costs = [e["costs"] for e in entries if e["message"] == "request finished"]
+        assert costs and costs[-1].get("firestore.writes", 0) >= 1
+    assert {"extract", "analyse", "index"} <= seen_steps

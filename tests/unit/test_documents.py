@@ -1,0 +1,95 @@
+"""The state machine, decision by decision (pure functions, no emulator needed)."""
+
+from datetime import timedelta
+
+import pytest
+
+from contentflow import documents as sm
+from contentflow.documents import Source, StepState
+from contentflow.spec import load_spec
+
+SPEC = load_spec()
+T0 = sm.utcnow()
+
+
+def registered():
+    source = Source(bucket="b", name="a.txt", generation="1", md5_hash="abc", size=3)
+    return sm.register(None, "0" * 32, source, SPEC, T0).document
+
+
+def test_document_id_is_stable_for_same_bytes_and_new_for_new_bytes():
+    a = sm.document_id_for("inbox", "a.txt", sm.md5_base64(b"one"), "1")
+    assert a == sm.document_id_for("inbox", "a.txt", sm.md5_base64(b"one"), "2")  # re-upload, same bytes
+    assert a != sm.document_id_for("inbox", "a.txt", sm.md5_base64(b"two"), "3")  # new version
+    assert a != sm.document_id_for("inbox", "b.txt", sm.md5_base64(b"one"), "1")
+    assert len(a) == 32
+
+
+def test_register_twice_is_a_duplicate():
+    doc = registered()
+    assert doc.status == "received" and doc.steps["extract"].state == StepState.queued
+    again = sm.register(doc, doc.id, doc.source, SPEC, T0)
+    assert again.outcome == "duplicate" and again.document is None
+
+
+def test_full_walk_to_done():
+    doc = registered()
+    for name in ("extract", "analyse", "index"):
+        begun = sm.begin_step(doc, name, SPEC, T0, 60)
+        assert begun.outcome == "run" and begun.document.status == SPEC.step(name).status
+        done = sm.complete_step(begun.document, name, begun.attempt, {}, SPEC, T0 + timedelta(seconds=1))
+        assert done.outcome == "completed"
+        doc = done.document
+        assert doc.steps[name].state == StepState.succeeded and doc.steps[name].duration_ms == 1000
+    assert doc.status == "done"
+
+
+def test_duplicate_and_out_of_order_deliveries():
+    doc = registered()
+    assert sm.begin_step(doc, "analyse", SPEC, T0, 60).outcome == "not_ready"  # before extract finished
+    running = sm.begin_step(doc, "extract", SPEC, T0, 60).document
+    assert sm.begin_step(running, "extract", SPEC, T0, 60).outcome == "busy"  # concurrent duplicate
+    finished = sm.complete_step(running, "extract", 1, {}, SPEC, T0).document
+    assert sm.begin_step(finished, "extract", SPEC, T0, 60).outcome == "duplicate"  # late duplicate
+    assert sm.complete_step(finished, "extract", 1, {}, SPEC, T0).outcome == "stale"
+
+
+def test_expired_lease_is_taken_over_and_the_old_attempt_is_stale():
+    doc = sm.begin_step(registered(), "extract", SPEC, T0, 60).document
+    later = T0 + timedelta(seconds=61)
+    takeover = sm.begin_step(doc, "extract", SPEC, later, 60)
+    assert takeover.outcome == "run" and takeover.attempt == 2
+    assert sm.complete_step(takeover.document, "extract", 1, {}, SPEC, later).outcome == "stale"
+    assert sm.complete_step(takeover.document, "extract", 2, {}, SPEC, later).outcome == "completed"
+
+
+def test_transient_failure_releases_permanent_failure_ends():
+    doc = sm.begin_step(registered(), "extract", SPEC, T0, 60).document
+    released = sm.fail_step(doc, "extract", 1, "storage timed out", True, SPEC, T0)
+    assert released.outcome == "released"
+    assert released.document.steps["extract"].state == StepState.queued
+    assert released.document.steps["extract"].error == "storage timed out"
+    failed = sm.fail_step(doc, "extract", 1, "encrypted PDF: password required", False, SPEC, T0)
+    assert failed.outcome == "failed" and failed.document.status == "failed"
+    assert failed.document.error.reason == "encrypted PDF: password required"
+    assert sm.begin_step(failed.document, "extract", SPEC, T0, 60).outcome == "duplicate"
+
+
+def test_attempt_cap_ends_a_step_that_keeps_failing():
+    doc = registered()
+    for attempt in range(1, SPEC.step("extract").max_attempts + 1):
+        begun = sm.begin_step(doc, "extract", SPEC, T0, 60)
+        assert begun.outcome == "run" and begun.attempt == attempt
+        doc = sm.fail_step(begun.document, "extract", attempt, "timeout", True, SPEC, T0).document
+    gave_up = sm.begin_step(doc, "extract", SPEC, T0, 60)
+    assert gave_up.outcome == "gave_up" and gave_up.document.status == "failed"
+    assert gave_up.document.error.reason == "gave up after 5 attempts: timeout"
+
+
+@pytest.mark.parametrize("age_s, lease_s, stuck", [(299, None, False), (301, None, True), (400, 60, False)])
+def test_stuck_step_detection(age_s, lease_s, stuck):
+    doc = registered()
+    if lease_s:
+        doc = sm.begin_step(doc, "extract", SPEC, T0 + timedelta(seconds=age_s - 1), lease_s).document
+    now = T0 + timedelta(seconds=age_s)
+    assert (sm.stuck_step(doc, SPEC, now) == "extract") is stuck
