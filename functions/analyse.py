@@ -6,6 +6,8 @@ from _trigger import handling, step_message
 from contentflow.services import services
 
 
+services().warm("store", "dispatcher")  # per instance, before the first request
+
 @functions_framework.cloud_event
 def analyse(cloud_event):
     with handling("analyse", step="analyse"):

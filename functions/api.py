@@ -105,6 +105,8 @@ def _health():
     return {"status": "ok"}, 200
 
 
+services().warm("store", "dispatcher", "blobs")  # per instance, before the first request
+
 @functions_framework.http
 def api(request):
     response = _error(500, "internal error")

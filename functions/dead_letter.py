@@ -7,6 +7,8 @@ from contentflow.messages import StepMessage
 from contentflow.services import services
 
 
+services().warm("store", "dispatcher")  # per instance, before the first request
+
 @functions_framework.cloud_event
 def dead_letter(cloud_event):
     with handling("dead_letter"):

@@ -6,6 +6,8 @@ from _trigger import handling, step_message
 from contentflow.services import services
 
 
+services().warm("store", "dispatcher")  # per instance, before the first request
+
 @functions_framework.cloud_event
 def index(cloud_event):
     with handling("index", step="index"):

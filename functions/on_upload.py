@@ -9,6 +9,8 @@ from contentflow.messages import StorageObject
 from contentflow.services import services
 
 
+services().warm("store", "dispatcher")  # per instance, before the first request
+
 @functions_framework.cloud_event
 def on_upload(cloud_event):
     with handling("on_upload", event_id=cloud_event["id"]):

@@ -6,6 +6,8 @@ from _trigger import handling
 from contentflow.services import services
 
 
+services().warm("store", "dispatcher")  # per instance, before the first request
+
 @functions_framework.http
 def sweeper(request):
     if request.method != "POST":

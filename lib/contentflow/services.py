@@ -63,6 +63,14 @@ class Services:
         return Pipeline(self.settings, self.store, _LazyBlobs(self), self.dispatcher)
 
 
+    def warm(self, *names: str) -> Services:
+        """Builds the named clients now, at instance start (Cloud Functions runs global scope
+        before the first request), instead of on the first request's path."""
+        for name in names:
+            getattr(self, name)
+        return self
+
+
 class _LazyBlobs:
     """Defers building the Storage client until a step actually reads or writes an object."""
 
