@@ -19,9 +19,9 @@ def timestamp_seconds(timestamp: timestamp_pb2.Timestamp) -> float:
 
 
 def make_timestamp(epoch_seconds: float) -> timestamp_pb2.Timestamp:
-    whole = int(epoch_seconds)
     # Microseconds, as production truncates schedule times to them.
-    return timestamp_pb2.Timestamp(seconds=whole, nanos=int((epoch_seconds - whole) * 1e6) * 1000)
+    seconds, micros = divmod(round(epoch_seconds * 1e6), 1_000_000)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=micros * 1000)
 
 
 def rfc3339(epoch_seconds: float) -> str:

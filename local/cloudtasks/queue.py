@@ -135,11 +135,13 @@ def updated_queue(current: QueuePb, requested: QueuePb, mask: field_mask_pb2.Fie
 
 def queue_from_spec(name: str, spec: dict) -> QueuePb:
     """A queue from the local stack's spec, e.g.
-    {"rate_limits": {"max_dispatches_per_second": 5, "max_concurrent_dispatches": 2},
+    {"rate_limits": {"max_dispatches_per_second": 5, "max_burst_size": 10, "max_concurrent_dispatches": 2},
      "retry_config": {"max_attempts": 5, "min_backoff": "1s", "max_backoff": 60, "max_doublings": 3}}.
-    Durations are seconds (number) or strings like "10s"; keys left out get production's defaults.
+    Durations are seconds (a number) or strings like "10s". The pipeline spec's spelling is read
+    too: "retry" for "retry_config" and "min_backoff_s"-style keys. Keys left out get production's
+    defaults; "description" is ignored.
     """
-    unknown = set(spec) - {"rate_limits", "retry_config"}
+    unknown = set(spec) - {"rate_limits", "retry_config", "retry", "description"}
     if unknown:
         raise invalid(f"Unknown queue spec key(s) for {name}: {sorted(unknown)}")
     queue = QueuePb(name=name)
@@ -148,7 +150,7 @@ def queue_from_spec(name: str, spec: dict) -> QueuePb:
         if key not in ("max_dispatches_per_second", "max_burst_size", "max_concurrent_dispatches"):
             raise invalid(f"Unknown rate_limits key for {name}: {key}")
         setattr(queue.rate_limits, key, type(getattr(queue.rate_limits, key))(value))
-    retry = spec.get("retry_config") or {}
+    retry = {key.removesuffix("_s"): value for key, value in (spec.get("retry_config") or spec.get("retry") or {}).items()}
     for key, value in retry.items():
         if key in ("min_backoff", "max_backoff", "max_retry_duration"):
             getattr(queue.retry_config, key).CopyFrom(make_duration(parse_duration_value(value)))
