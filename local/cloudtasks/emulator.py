@@ -14,7 +14,7 @@ from .engine import Engine, EngineSettings
 from .fate import FateLog
 from .oidc import TokenIssuer
 from .queue import QueuePb
-from .server import serve
+from .server import GrpcServer
 from .store import MemoryStore, SqliteStore
 
 DEFAULT_PROJECT = "local-project"
@@ -85,7 +85,7 @@ class CloudTasksEmulator:
             dispatch_workers=dispatch_workers,
         )
         self._engine: Engine | None = None
-        self._server: grpc.Server | None = None
+        self._server: GrpcServer | None = None
 
     @property
     def address(self) -> str:
@@ -104,10 +104,11 @@ class CloudTasksEmulator:
             raise RuntimeError("already started")
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SqliteStore(self.data_dir) if self.data_dir is not None else MemoryStore()
         self._token_issuer = TokenIssuer(self.data_dir)
         engine = Engine(
             self._settings,
-            store=SqliteStore(self.data_dir) if self.data_dir is not None else MemoryStore(),
+            store=store,
             dispatcher=HttpDispatcher(),
             token_issuer=self._token_issuer,
             fate_log=FateLog(self.data_dir, self._fate_webhook_url),
@@ -116,7 +117,8 @@ class CloudTasksEmulator:
         try:
             if self._initial_queues:
                 engine.ensure_queues(self._initial_queues, self.project, self.location)
-            self._server, self.port = serve(engine, self.host, self.port)
+            self._server = GrpcServer(engine, self.host, self.port)
+            self.port = self._server.port
         except BaseException:
             engine.stop()
             raise
@@ -127,7 +129,7 @@ class CloudTasksEmulator:
         """Stops serving and dispatching. Attempts under way are cut; their tasks stay stored
         (with data_dir) and are dispatched again after a restart."""
         if self._server is not None:
-            self._server.stop(grace).wait(grace + 1.0)
+            self._server.stop(grace)
             self._server = None
         if self._engine is not None:
             self._engine.stop()

@@ -348,6 +348,8 @@ class Engine:
             queue.in_flight -= 1
             self._busy_workers -= 1
             self._cond.notify_all()
+            if self._stopping:
+                return  # cut by the stop: the stored task is dispatched again after a restart
             if self._tasks.get(record.name) is not record:
                 return  # deleted, purged or its queue deleted while the attempt was under way
             record.in_flight -= 1

@@ -101,18 +101,27 @@ def _handlers(servicer: CloudTasksServicer) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
 
 
-def serve(engine: Engine, host: str, port: int, threads: int = 16) -> tuple[grpc.Server, int]:
-    """Starts the gRPC server on host:port (port 0 picks a free one); returns it and the bound port."""
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cloudtasks-grpc"),
-        options=[("grpc.so_reuseport", 0)],
-    )
-    server.add_generic_rpc_handlers((_handlers(CloudTasksServicer(engine)),))
-    try:
-        bound = server.add_insecure_port(f"{host}:{port}")
-    except RuntimeError as exc:
-        raise OSError(f"cannot bind the Cloud Tasks emulator to {host}:{port}: {exc}") from exc
-    if bound == 0:
-        raise OSError(f"cannot bind the Cloud Tasks emulator to {host}:{port}")
-    server.start()
-    return server, bound
+class GrpcServer:
+    """The gRPC server on host:port (port 0 picks a free one) with its own thread pool."""
+
+    def __init__(self, engine: Engine, host: str, port: int, threads: int = 16):
+        self._executor = futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cloudtasks-grpc")
+        # so_reuseport off: a port already taken must fail here, not be shared.
+        self._server = grpc.server(self._executor, options=[("grpc.so_reuseport", 0)])
+        self._server.add_generic_rpc_handlers((_handlers(CloudTasksServicer(engine)),))
+        try:
+            self.port = self._server.add_insecure_port(f"{host}:{port}")
+        except RuntimeError as exc:
+            self.port = 0
+            error = exc
+        else:
+            error = None
+        if self.port == 0:
+            self._executor.shutdown(wait=False)
+            raise OSError(f"cannot bind the Cloud Tasks emulator to {host}:{port}: {error or 'port unavailable'}")
+        self._server.start()
+
+    def stop(self, grace: float) -> None:
+        """Refuses new calls, lets calls under way finish for up to `grace` seconds, ends the threads."""
+        self._server.stop(grace).wait(grace + 1.0)
+        self._executor.shutdown(wait=True, cancel_futures=True)

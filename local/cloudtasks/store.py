@@ -4,6 +4,7 @@ Every change is one committed transaction (WAL journal), so a crash or SIGKILL k
 changes that the API had acknowledged. The in-memory emulator uses MemoryStore instead.
 """
 
+import fcntl
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from .queue import QueuePb
 from .tasks import TaskRecord
 
 DATABASE_FILE = "cloudtasks.sqlite3"
+LOCK_FILE = "cloudtasks.lock"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, queue BLOB NOT NULL);
@@ -56,8 +58,19 @@ class MemoryStore:
         pass
 
 
+class DataDirInUse(RuntimeError):
+    pass
+
+
 class SqliteStore(MemoryStore):
     def __init__(self, folder: Path):
+        # Two emulators on one folder would both dispatch its tasks: the second one is refused.
+        self._lock_file = open(folder / LOCK_FILE, "w")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise DataDirInUse(f"{folder} is used by another running Cloud Tasks emulator") from None
         self._connection = sqlite3.connect(
             folder / DATABASE_FILE, isolation_level=None, check_same_thread=False, timeout=10
         )
@@ -112,6 +125,7 @@ class SqliteStore(MemoryStore):
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+        self._lock_file.close()  # releases the folder
 
     def _write(self, statements: list[tuple[str, tuple]]) -> None:
         with self._lock:

@@ -1,6 +1,8 @@
 """Fixtures for the Cloud Tasks emulator tests: emulators, the official client, a local target."""
 
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,21 @@ if str(REPO_ROOT) not in sys.path:
 from local.cloudtasks import CloudTasksEmulator, make_client  # noqa: E402
 
 from .support import TargetServer  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind():
+    """Fails a test that leaves a thread running after its teardown (the emulator's dispatch
+    workers, scheduler, gRPC pool, webhook sender, the target's threads...)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 3.0
+    while True:
+        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert not left, f"threads left running: {[t.name for t in left]}"
 
 
 @pytest.fixture

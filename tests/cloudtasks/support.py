@@ -31,6 +31,7 @@ class TargetServer:
 
     def __init__(self):
         self._cond = threading.Condition()
+        self._closing = threading.Event()
         self._received: dict[str, list[Received]] = defaultdict(list)
         self._behaviours: dict[str, Callable[[int], Reply]] = {}
         self.in_flight: dict[str, int] = defaultdict(int)
@@ -48,7 +49,7 @@ class TargetServer:
                 path = self.path.split("?", 1)[0]
                 reply = target._record(Received(path, self.command, dict(self.headers), body, arrived))
                 if reply.delay:
-                    time.sleep(reply.delay)
+                    target._closing.wait(reply.delay)  # cut short when the target closes
                 with target._cond:
                     target.in_flight[path] -= 1
                 try:
@@ -112,6 +113,7 @@ class TargetServer:
             return list(self._received[path][:count])
 
     def close(self) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)

@@ -1,8 +1,12 @@
 """A restart from the same data folder loses no queue, task, name tombstone or fate."""
 
+import time
+
 import pytest
 from google.api_core import exceptions
 from google.cloud import tasks_v2
+
+from local.cloudtasks.store import DataDirInUse
 
 from .support import Reply, make_queue, wait_until
 
@@ -57,3 +61,28 @@ def test_restart_keeps_retry_state_and_fates(start_emulator, connect, target, tm
     second.stop()
     third = start_emulator(data_dir=data_dir)
     assert [fate["reason"] for fate in third.dead_tasks()] == ["max_attempts"]
+
+
+def test_an_attempt_cut_by_a_stop_is_dispatched_again_after_the_restart(start_emulator, connect, target, tmp_path):
+    data_dir = tmp_path / "persisted"
+    target.respond("/stuck", lambda i: Reply(delay=5.0) if i == 0 else Reply())
+    first = start_emulator(data_dir=data_dir)
+    client = connect(first)
+    queue = make_queue(client, first, "cut")
+    client.create_task(parent=queue.name, task={"http_request": {"url": target.url("/stuck")}})
+    target.wait_for("/stuck", 1, timeout=5)
+    stopping = time.monotonic()
+    first.stop()
+    assert time.monotonic() - stopping < 3.0  # the stop does not wait for the 5 s answer
+
+    client = connect(start_emulator(data_dir=data_dir))
+    retried = target.wait_for("/stuck", 2, timeout=5)[1]
+    assert retried.headers["X-CloudTasks-TaskRetryCount"] == "1"
+    wait_until(lambda: not list(client.list_tasks(parent=queue.name)), 3, "the task to finish")
+
+
+def test_a_data_folder_serves_one_emulator_at_a_time(start_emulator, tmp_path):
+    data_dir = tmp_path / "persisted"
+    start_emulator(data_dir=data_dir)
+    with pytest.raises(DataDirInUse):
+        start_emulator(data_dir=data_dir)

@@ -112,3 +112,16 @@ def test_signal_stops_it_and_frees_the_port(emulator_process, stop_signal):
     assert listening_addresses(port) == set()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))  # the port is free again
+
+
+def test_the_caller_can_choose_the_port_and_a_taken_port_is_refused(start_emulator):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    emulator = start_emulator(port=free_port, data_dir=None)
+    assert emulator.address == f"127.0.0.1:{free_port}"
+    wait_ready(emulator.address, timeout=5)
+    with pytest.raises(OSError):
+        start_emulator(port=free_port, data_dir=None)
+    with pytest.raises(ValueError):
+        start_emulator(host="0.0.0.0", data_dir=None)
