@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+from types import SimpleNamespace
 
 from werkzeug.exceptions import InternalServerError, ServiceUnavailable
 
@@ -17,6 +18,7 @@ from contentflow.errors import InvalidInput, PermanentError, TransientError
 from contentflow.logs import bind, get_logger
 from contentflow.messages import StepMessage
 from contentflow.metering import metered
+from contentflow.services import services
 
 log = get_logger("contentflow.function")
 
@@ -50,9 +52,49 @@ def pubsub_message(cloud_event) -> tuple[bytes, dict[str, str]]:
     return data, dict(message.get("attributes") or {})
 
 
-def step_message(cloud_event, expected_step: str) -> StepMessage:
-    data, _ = pubsub_message(cloud_event)
+def _push_message(body: dict) -> tuple[bytes, dict[str, str]]:
+    return pubsub_message(SimpleNamespace(data=body))
+
+
+def step_delivery(request, expected_step: str) -> tuple[StepMessage, bool]:
+    """(the step message, whether this is the trigger's last delivery) from whichever way the
+    step is triggered: a Cloud Tasks HTTP request, an Eventarc Pub/Sub CloudEvent, or a plain
+    Pub/Sub push body. The spec decides the trigger; the function does not care."""
+    headers = request.headers
+    final = False
+    if queue := headers.get("X-CloudTasks-QueueName"):
+        data = request.get_data()
+        final = _last_task_attempt(queue, headers.get("X-CloudTasks-TaskRetryCount", "0"))
+    elif "ce-type" in headers or request.mimetype == "application/cloudevents+json":
+        from cloudevents.http import from_http
+
+        try:
+            event = from_http(dict(headers), request.get_data())
+        except Exception as err:
+            raise InvalidInput(f"malformed CloudEvent: {err}") from None
+        data, _ = pubsub_message(event)
+    else:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidInput("expected a Pub/Sub push body, a CloudEvent or a Cloud Tasks request")
+        data, _ = _push_message(body)
     msg = StepMessage.parse(data)
     if msg.step != expected_step:
         raise InvalidInput(f"message for step {msg.step!r} delivered to {expected_step!r}")
-    return msg
+    return msg, final
+
+
+def _last_task_attempt(queue_name: str, retry_count: str) -> bool:
+    """Cloud Tasks has no dead-letter topic: the function must know when the queue gives up."""
+    queue = services().settings.spec.queues.get(queue_name.rsplit("/", 1)[-1])
+    if queue is None or queue.retry.max_attempts < 0 or not retry_count.isdigit():
+        return False
+    return int(retry_count) + 1 >= queue.retry.max_attempts
+
+
+def run_step_request(request, step: str):
+    """The whole body of a step function."""
+    with handling(step, step=step):
+        msg, final = step_delivery(request, step)
+        services().pipeline.run_step(step, msg.document_id, final_delivery=final)
+    return "", 204

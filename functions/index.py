@@ -1,15 +1,17 @@
-"""Cloud Function `index`: runs the index step for the document named by a Pub/Sub message."""
+"""Cloud Function `index`: runs the index step for the document a delivery names.
+
+Triggered as the spec says (a Pub/Sub topic through Eventarc or a push subscription, or a Cloud
+Tasks queue); `_trigger.step_delivery` decodes each.
+"""
 
 import functions_framework
 
-from _trigger import handling, step_message
+from _trigger import run_step_request
 from contentflow.services import services
-
 
 services().warm("store", "dispatcher")  # per instance, before the first request
 
-@functions_framework.cloud_event
-def index(cloud_event):
-    with handling("index", step="index"):
-        msg = step_message(cloud_event, "index")
-        services().pipeline.run_step("index", msg.document_id)
+
+@functions_framework.http
+def index(request):
+    return run_step_request(request, "index")

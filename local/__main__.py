@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from local.procs import end_process_group, group_alive, http_ok, port_open
-from local.stack import REPO, LocalStack, StackError, read_state
+from local.stack import REPO, LocalStack, StackError, cloudtasks_ready, read_state
 
 DEFAULT_DATA_DIR = REPO / ".local-data"
 
@@ -121,6 +121,7 @@ def cmd_status(args) -> int:
         "firestore": http_ok(f"http://127.0.0.1:{ports['firestore']}/"),
         "gcs": http_ok(f"http://127.0.0.1:{ports['gcs']}/storage/v1/b?project={project}"),
         "relay": port_open(ports["relay"]),
+        "cloudtasks": cloudtasks_ready(ports["cloudtasks"], project),
         **{f"function {k[3:]}": port_open(v) for k, v in ports.items() if k.startswith("fn:")},
     }
     if "api" in state["function_urls"]:

@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from contentflow.spec import HttpTrigger, PipelineSpec, PubsubTrigger, QueueTrigger, StorageTrigger, bucket_name, load_spec_file, DEFAULT_SPEC_PATH
+from contentflow.spec import DEFAULT_SPEC_PATH, PipelineSpec, StorageTrigger, bucket_name, load_spec_file
 from local.procs import ManagedProcess, free_port, http_ok, port_open
 from local.relay import StorageEventRelay
 from local.scheduler import LocalScheduler
@@ -27,6 +27,7 @@ DEFAULT_PROJECT = "contentflow-local"
 # fake-gcs-server publishes object notifications here; in production Eventarc plays this part.
 NOTIFICATION_TOPIC = "gcs-notifications"
 STATE_FILE = "stack.json"
+LOCAL_REGION = "us-central1"  # the location of the local Cloud Tasks queues
 
 
 class StackError(RuntimeError):
@@ -51,7 +52,8 @@ class LocalStack:
         self.spec: PipelineSpec = load_spec_file(self.spec_path or DEFAULT_SPEC_PATH)
         self.say = say or (lambda msg: None)
         self.with_scheduler = with_scheduler
-        self.ports = {"pubsub": free_port(), "firestore": free_port(), "gcs": free_port(), "relay": free_port()}
+        self.ports = {"pubsub": free_port(), "firestore": free_port(), "gcs": free_port(), "relay": free_port(),
+                      "cloudtasks": free_port()}
         self.ports.update({f"fn:{name}": free_port() for name in self.spec.functions})
         self.processes: dict[str, ManagedProcess] = {}
         self.relay: StorageEventRelay | None = None
@@ -74,6 +76,8 @@ class LocalStack:
             "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.ports['pubsub']}",
             "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.ports['firestore']}",
             "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{self.ports['gcs']}",
+            "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{self.ports['cloudtasks']}",
+            "CONTENTFLOW_REGION": LOCAL_REGION,
             "GOOGLE_CLOUD_PROJECT": self.project_id,
             "CONTENTFLOW_PROJECT_ID": self.project_id,
             "CONTENTFLOW_FUNCTION_URLS": json.dumps(self.function_urls),
@@ -89,7 +93,7 @@ class LocalStack:
     def start(self, timeout_s: float = 90.0) -> LocalStack:
         self.started_at = time.monotonic()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        for sub in ("logs", "pubsub", "gcs"):
+        for sub in ("logs", "pubsub", "gcs", "cloudtasks"):
             (self.data_dir / sub).mkdir(exist_ok=True)
         try:
             self._start(timeout_s)
@@ -120,6 +124,7 @@ class LocalStack:
         self._wait("gcs", lambda: http_ok(f"http://127.0.0.1:{self.ports['gcs']}/storage/v1/b?project={self.project_id}"), deadline)
         self._create_buckets()
         self._wait("firestore", lambda: http_ok(f"http://127.0.0.1:{self.ports['firestore']}/"), deadline)
+        self._wait("cloudtasks", self._cloudtasks_ready, deadline)
         for name in self.spec.functions:
             self._wait(f"function {name}", lambda n=name: port_open(self.ports[f"fn:{n}"]), deadline, process=f"fn:{name}")
         if "api" in self.spec.functions:
@@ -156,12 +161,16 @@ class LocalStack:
             "firestore": http_ok(f"http://127.0.0.1:{self.ports['firestore']}/"),
             "gcs": http_ok(f"http://127.0.0.1:{self.ports['gcs']}/storage/v1/b?project={self.project_id}"),
             "relay": port_open(self.ports["relay"]),
+            "cloudtasks": self._cloudtasks_ready(),
         }
         for name in self.spec.functions:
             status[f"function {name}"] = port_open(self.ports[f"fn:{name}"])
         if "api" in self.spec.functions:
             status["api /healthz"] = http_ok(self.function_url("api") + "healthz", timeout=10)
         return status
+
+    def _cloudtasks_ready(self) -> bool:
+        return cloudtasks_ready(self.ports["cloudtasks"], self.project_id)
 
     def fire(self, job_name: str):
         """Fires a scheduler job now, through the same path as its cron."""
@@ -182,17 +191,21 @@ class LocalStack:
                                f"--data-dir={self.data_dir / 'pubsub'}"], gcloud_env)
         self._spawn("firestore", ["gcloud", "emulators", "firestore", "start",
                                   f"--host-port=127.0.0.1:{self.ports['firestore']}"], gcloud_env)
+        queues = self.data_dir / "queues.json"
+        queues.write_text(json.dumps({name: q.model_dump() for name, q in self.spec.queues.items()}))
+        self._spawn("cloudtasks", [sys.executable, "-m", "local.cloudtasks", "--port", str(self.ports["cloudtasks"]),
+                                   "--data-dir", str(self.data_dir / "cloudtasks"), "--project", self.project_id,
+                                   "--location", LOCAL_REGION, "--queues", str(queues)])
 
     def _spawn_functions(self) -> None:
         env = {**self.client_env(), "PYTHONPATH": str(REPO / "lib"), "PYTHONUNBUFFERED": "1"}
         for name, fn in self.spec.functions.items():
-            signature = "http" if isinstance(fn.trigger, (HttpTrigger, QueueTrigger)) else "cloudevent"
             # One local process stands for all of a function's instances: its threads are the
             # total concurrency production would give it, capped for a laptop.
             threads = min(fn.runtime.concurrency * fn.runtime.max_instances, 8)
             self._spawn(f"fn:{name}", [
                 sys.executable, "-m", "functions_framework", "--target", fn.entry_point, "--source", str(REPO / fn.source),
-                "--signature-type", signature, "--host", "127.0.0.1", "--port", str(self.ports[f"fn:{name}"]),
+                "--host", "127.0.0.1", "--port", str(self.ports[f"fn:{name}"]),
             ], {**env, "THREADS": str(threads), "K_SERVICE": name})
 
     def _wait(self, what: str, check, deadline: float, process: str | None = None) -> None:
@@ -264,6 +277,17 @@ class LocalStack:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(path)
+
+
+def cloudtasks_ready(port: int, project_id: str) -> bool:
+    """The Cloud Tasks emulator answers ListQueues through the official client."""
+    from local.cloudtasks import wait_ready
+
+    try:
+        wait_ready(f"127.0.0.1:{port}", timeout=0.5, project=project_id, location=LOCAL_REGION)
+        return True
+    except TimeoutError:
+        return False
 
 
 def read_state(data_dir: str | Path) -> dict | None:

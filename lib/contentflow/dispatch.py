@@ -11,7 +11,8 @@ from contentflow.spec import PipelineSpec, PubsubTrigger, QueueTrigger
 
 class Dispatcher:
     def __init__(self, spec: PipelineSpec, project_id: str, publisher, timeout_s: float,
-                 tasks_client=None, function_urls: dict[str, str] | None = None, location: str = "us-central1"):
+                 tasks_client=None, function_urls: dict[str, str] | None = None, location: str = "us-central1",
+                 tasks_service_account: str | None = None):
         self._spec = spec
         self._project = project_id
         self._publisher = publisher
@@ -19,6 +20,7 @@ class Dispatcher:
         self._tasks = tasks_client
         self._urls = function_urls or {}
         self._location = location
+        self._tasks_sa = tasks_service_account
 
     def publish(self, topic: str, data: bytes, attributes: dict[str, str]) -> str:
         path = f"projects/{self._project}/topics/{topic}"
@@ -29,28 +31,36 @@ class Dispatcher:
         count("pubsub.messages")
         return message_id
 
-    def hand_on(self, document_id: str, step_name: str, trace_id: str | None) -> None:
+    def hand_on(self, document_id: str, step_name: str, trace_id: str | None, redrive: str = "") -> None:
+        """`redrive`: a suffix that makes a sweeper's re-drive a new Cloud Tasks task name (the
+        normal hand-on's name is refused for an hour after it ran, which de-duplicates it)."""
         step = self._spec.step(step_name)
         trigger = self._spec.functions[step.function].trigger
         body = StepMessage(document_id=document_id, step=step_name, trace_id=trace_id).model_dump_json().encode()
         if isinstance(trigger, PubsubTrigger):
             self.publish(trigger.topic, body, {"document_id": document_id, "step": step_name})
         elif isinstance(trigger, QueueTrigger):
-            self._enqueue(trigger.queue, step.function, body)
+            self._enqueue(trigger.queue, step.function, body, f"{document_id}-{step_name}{redrive}")
         else:  # the spec model refuses this already
             raise TypeError(f"step {step_name} has no pubsub or queue trigger")
 
-    def _enqueue(self, queue: str, function: str, body: bytes) -> None:
+    def _enqueue(self, queue: str, function: str, body: bytes, task_id: str) -> None:
+        from google.api_core.exceptions import AlreadyExists
         from google.cloud import tasks_v2
 
         if self._tasks is None or function not in self._urls:
             raise TransientError(f"no Cloud Tasks client or URL for function {function}")
-        task = tasks_v2.Task(http_request=tasks_v2.HttpRequest(
-            http_method=tasks_v2.HttpMethod.POST, url=self._urls[function],
-            headers={"Content-Type": "application/json"}, body=body))
-        parent = self._tasks.queue_path(self._project, self._location, queue)
+        url = self._urls[function]
+        request = tasks_v2.HttpRequest(http_method=tasks_v2.HttpMethod.POST, url=url,
+                                       headers={"Content-Type": "application/json"}, body=body)
+        if self._tasks_sa:
+            request.oidc_token = tasks_v2.OidcToken(service_account_email=self._tasks_sa, audience=url)
+        parent = f"projects/{self._project}/locations/{self._location}/queues/{queue}"
+        task = tasks_v2.Task(name=f"{parent}/tasks/{task_id}", http_request=request)
         try:
             self._tasks.create_task(parent=parent, task=task, timeout=self._timeout)
+        except AlreadyExists:
+            return  # the same hand-on was enqueued already: Cloud Tasks de-duplicated it
         except Exception as err:
             raise TransientError(f"enqueue on {queue} failed: {type(err).__name__}: {err}") from err
         count("tasks.created")

@@ -80,9 +80,10 @@ class Pipeline:
         return decision
 
     # --- steps -----------------------------------------------------------------------------
-    def run_step(self, step_name: str, doc_id: str) -> Decision:
+    def run_step(self, step_name: str, doc_id: str, final_delivery: bool = False) -> Decision:
         """Runs one step once: claim it, do the work, commit, hand on. Raises TransientError
-        (retry) or returns the decision (ack)."""
+        (retry) or returns the decision (ack). `final_delivery`: the trigger will not deliver
+        again (a Cloud Tasks queue out of attempts), so a transient failure ends the document."""
         step = self.spec.step(step_name)
         lease_s = self.spec.functions[step.function].runtime.timeout_s
         annotate(document_id=doc_id, step=step_name)
@@ -104,11 +105,11 @@ class Pipeline:
                 try:
                     updates, publish_before_commit = self._work[step_name](doc)
                 except ContentflowError as err:
-                    return self._record_failure(doc_id, step_name, begun.attempt, err.reason, err.retryable)
+                    return self._record_failure(doc_id, step_name, begun.attempt, err.reason, err.retryable, final_delivery)
                 except Exception as err:  # a bug or an unexpected library error: retry, then dead-letter
                     log.exception("step crashed")
                     return self._record_failure(doc_id, step_name, begun.attempt,
-                                                f"internal error in {step_name}: {type(err).__name__}: {str(err)[:300]}", True)
+                                                f"internal error in {step_name}: {type(err).__name__}: {str(err)[:300]}", True, final_delivery)
                 nxt = self.spec.next_step(step_name)
                 if nxt is None and publish_before_commit:
                     # Last step: the output event goes out before `done` is written, so a crash in
@@ -125,7 +126,10 @@ class Pipeline:
                     self.dispatcher.hand_on(doc_id, nxt.name, doc.trace_id)
                 return done
 
-    def _record_failure(self, doc_id: str, step_name: str, attempt: int, reason: str, retryable: bool) -> Decision:
+    def _record_failure(self, doc_id: str, step_name: str, attempt: int, reason: str, retryable: bool,
+                        final_delivery: bool = False) -> Decision:
+        if retryable and final_delivery:
+            reason, retryable = f"{step_name} gave up after {attempt} deliveries: {reason}", False
         decision = self.store.transition(doc_id, lambda cur: sm.fail_step(cur, step_name, attempt, reason, retryable, self.spec, self.clock()))
         if decision.outcome == "released":
             log.warning("step attempt failed, will retry", reason=reason, attempt=attempt)
@@ -183,7 +187,7 @@ class Pipeline:
             if step is None:
                 continue
             with bind(document_id=doc.id, step=step, trace_id=doc.trace_id):
-                self.dispatcher.hand_on(doc.id, step, doc.trace_id)
+                self.dispatcher.hand_on(doc.id, step, doc.trace_id, redrive=f"-r{int(now.timestamp())}")
                 log.warning("stuck document re-driven", stuck_since=doc.updated_at.isoformat())
             redriven.append({"document_id": doc.id, "step": step})
         summary = {"examined": len(candidates), "redriven": len(redriven), "documents": redriven}

@@ -6,6 +6,7 @@ extraction libraries load only inside the extract step.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 
 from contentflow.logs import setup_logging
@@ -37,6 +38,18 @@ class Services:
         return pubsub_v1.PublisherClient(batch_settings=batch)
 
     @cached_property
+    def tasks(self):
+        from google.cloud import tasks_v2
+
+        emulator = os.environ.get("CLOUD_TASKS_EMULATOR_HOST")
+        if emulator:  # like the other *_EMULATOR_HOST variables: an insecure channel to it
+            import grpc
+            from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+
+            return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=grpc.insecure_channel(emulator)))
+        return tasks_v2.CloudTasksClient()
+
+    @cached_property
     def store(self):
         from contentflow.store import DocumentStore
 
@@ -52,15 +65,17 @@ class Services:
     def dispatcher(self):
         from contentflow.dispatch import Dispatcher
 
-        return Dispatcher(self.settings.spec, self.settings.project_id, self.publisher,
-                          self.settings.publish_timeout_s, function_urls=self.settings.function_urls)
+        s = self.settings
+        return Dispatcher(s.spec, s.project_id, self.publisher, s.publish_timeout_s,
+                          tasks_client=_Lazy(lambda: self.tasks), function_urls=s.function_urls,
+                          location=s.region, tasks_service_account=s.tasks_service_account)
 
     @cached_property
     def pipeline(self):
         from contentflow.pipeline import Pipeline
 
         # BlobStore is built lazily too: the property is read only by the steps that touch Storage.
-        return Pipeline(self.settings, self.store, _LazyBlobs(self), self.dispatcher)
+        return Pipeline(self.settings, self.store, _Lazy(lambda: self.blobs), self.dispatcher)
 
 
     def warm(self, *names: str) -> Services:
@@ -71,14 +86,14 @@ class Services:
         return self
 
 
-class _LazyBlobs:
-    """Defers building the Storage client until a step actually reads or writes an object."""
+class _Lazy:
+    """Defers building a client until it is first used (only the steps that need it pay)."""
 
-    def __init__(self, services: Services):
-        self._services = services
+    def __init__(self, factory):
+        self._factory = factory
 
     def __getattr__(self, name):
-        return getattr(self._services.blobs, name)
+        return getattr(self._factory(), name)
 
 
 _instance: Services | None = None

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
 
     project_id: str = Field(min_length=6, max_length=30, pattern=r"^[a-z][a-z0-9-]+$")
     spec_path: str | None = None  # None: the spec shipped with the code
+    region: str = "us-central1"  # where the Cloud Tasks queues live
     collection: str = "documents"
     log_level: str = "INFO"
 
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     # Base URL under which HTTP functions are reached by name (Cloud Tasks targets, scheduler).
     # Production: https://REGION-PROJECT.cloudfunctions.net ; local: set by the local stack.
     function_urls: dict[str, str] = Field(default_factory=dict)
+    # The service account whose OIDC token Cloud Tasks sends to queue-triggered functions.
+    tasks_service_account: str | None = None
 
     extraction: ExtractionLimits = Field(default_factory=ExtractionLimits)
 

@@ -33,7 +33,7 @@ def _wait_ready(data_dir, proc=None, timeout=90):
 
 def _assert_nothing_left(state):
     groups = state["process_groups"]
-    assert len(groups) == 3 + len(state["function_urls"])  # pubsub, firestore, gcs + one per function
+    assert len(groups) == 4 + len(state["function_urls"])  # pubsub, firestore, cloudtasks, gcs + one per function
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(group_alive(g) for g in groups.values()):
         time.sleep(0.1)
