@@ -263,7 +263,8 @@ HOSTILE = {
 
 # Too big to commit: written by `make_corpus.py --big` into samples/hostile/generated/ (ignored).
 def huge_text(size: int = 212_000_000) -> bytes:
-    return (b"All work and no play makes a very large file. " * (size // 47 + 1))[:size]
+    line = b"All work and no play makes a very large file.\n"
+    return (line * (size // len(line) + 1))[:size]
 
 
 def json_memory_bomb(size: int = 60_000_000) -> bytes:

@@ -1,37 +1,84 @@
-"""Chunks for analysis and embeddings: paragraph-first, each with its character range."""
+"""Chunks for analysis and embeddings, each with its character range (and page) in the text.
+
+The text is first cut into pieces no longer than `size`, at the strongest boundary that works:
+paragraph, then line, then sentence, then word, and only as a last resort inside a word. Pieces
+are then packed greedily into chunks; the next chunk starts with the last whole pieces of the
+previous one that fit in `overlap`, so an overlap never starts mid-sentence.
+`text[chunk.start:chunk.end] == chunk.text` always holds.
+"""
 
 from __future__ import annotations
 
+import bisect
+import re
+
 from pydantic import BaseModel
+
+_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
+_LINE = re.compile(r"\n\s*")
+# After . ! ? … or a CJK full stop, with optional closing quotes/brackets, then whitespace.
+_SENTENCE = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+")
+_WORD = re.compile(r"\s+")
+_LEVELS = (_PARAGRAPH, _LINE, _SENTENCE, _WORD)
 
 
 class Chunk(BaseModel):
     index: int
     text: str
-    start: int  # character offsets into the extracted text
+    start: int  # character offsets into the extracted text: text[start:end] == chunk text
     end: int
-    page: int | None = None
+    page: int | None = None  # 1-based page of `start`, for paged formats (PDF, TIFF)
+    page_end: int | None = None  # page of the last character
 
 
-def chunk_text(text: str, size: int, overlap: int) -> list[Chunk]:
-    """Greedy paragraph packing; a paragraph longer than `size` is cut at whitespace."""
+def _split(text: str, start: int, end: int, size: int, level: int, out: list[tuple[int, int]]) -> None:
+    """Append (start, end) spans of non-space text, each at most `size` long."""
+    if end - start <= size:
+        out.append((start, end))
+        return
+    if level == len(_LEVELS):  # one "word" longer than a chunk: cut it
+        for cut in range(start, end, size):
+            out.append((cut, min(cut + size, end)))
+        return
+    piece_start = start
+    for match in _LEVELS[level].finditer(text, start, end):
+        if match.start() > piece_start:
+            _split(text, piece_start, match.start(), size, level + 1, out)
+        piece_start = match.end()
+    if piece_start < end:
+        _split(text, piece_start, end, size, level + 1, out)
+
+
+def pieces(text: str, size: int) -> list[tuple[int, int]]:
+    stripped_start = len(text) - len(text.lstrip())
+    stripped_end = len(text.rstrip())
+    out: list[tuple[int, int]] = []
+    if stripped_end > stripped_start:
+        _split(text, stripped_start, stripped_end, size, 0, out)
+    return out
+
+
+def chunk_text(text: str, size: int, overlap: int, page_starts: list[int] | None = None) -> list[Chunk]:
+    spans = pieces(text, size)
     chunks: list[Chunk] = []
-    start = 0
-    n = len(text)
-    while start < n:
-        while start < n and text[start].isspace():
-            start += 1
-        if start >= n:
+    first = 0
+    while first < len(spans):
+        last = first
+        while last + 1 < len(spans) and spans[last + 1][1] - spans[first][0] <= size:
+            last += 1
+        start, end = spans[first][0], spans[last][1]
+        chunk = Chunk(index=len(chunks), text=text[start:end], start=start, end=end)
+        if page_starts:
+            chunk.page = bisect.bisect_right(page_starts, start)
+            chunk.page_end = bisect.bisect_right(page_starts, end - 1)
+        chunks.append(chunk)
+        if last + 1 >= len(spans):
             break
-        end = min(n, start + size)
-        if end < n:
-            cut = text.rfind("\n\n", start + size // 2, end)
-            if cut == -1:
-                cut = text.rfind(" ", start + size // 2, end)
-            if cut != -1:
-                end = cut
-        chunks.append(Chunk(index=len(chunks), text=text[start:end].strip(), start=start, end=end))
-        if end >= n:
-            break
-        start = max(end - overlap, start + 1)
+        # Overlap: the trailing pieces of this chunk that fit in `overlap` and still leave room
+        # for the next new piece (else the next chunk would hold nothing new).
+        following = last + 1
+        while (following - 1 > first and end - spans[following - 1][0] <= overlap
+               and spans[last + 1][1] - spans[following - 1][0] <= size):
+            following -= 1
+        first = following
     return chunks

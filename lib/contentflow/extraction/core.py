@@ -1,0 +1,117 @@
+"""extract_document: cheap checks in this process, parsing in the sandboxed worker, then language,
+chunks and statistics here."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from contentflow.errors import UnreadableDocument
+from contentflow.extraction import detect, fmt
+from contentflow.extraction.chunking import Chunk, chunk_text
+from contentflow.extraction.language import detect_language
+from contentflow.extraction.limits import ExtractionLimits
+from contentflow.extraction.parsed import Parsed
+from contentflow.extraction.sandbox import SANDBOX
+
+# Limits the worker needs (it gets them as plain JSON).
+WORKER_LIMITS = (
+    "max_pages", "max_text_chars", "max_unpacked_bytes", "max_compression_ratio",
+    "max_archive_members", "max_nesting_depth", "max_image_pixels", "ocr_max_pixels", "ocr_dpi",
+    "max_ocr_pages", "ocr_languages", "timeout_s", "max_memory_mib",
+)
+
+
+class Extraction(BaseModel):
+    text: str
+    mime_type: str
+    extractor: str  # the library that read the text, e.g. "pypdfium2+tesseract"
+    content_sha256: str  # of the input bytes
+    word_count: int
+    page_count: int | None = None
+    title: str | None = None
+    author: str | None = None
+    language: str | None = None  # detected from the text (ISO 639-1)
+    chunks: list[Chunk]
+    # Added by issue 5.
+    preview: str = ""  # the first limits.preview_chars characters, whitespace collapsed
+    created: datetime | None = None
+    modified: datetime | None = None
+    declared_language: str | None = None  # what the document itself says (HTML lang)
+    encoding: str | None = None  # of text formats, as detected
+    char_count: int = 0
+    size_bytes: int = 0
+    pages_ocred: int = 0
+    truncated: bool = False  # text cut at limits.max_text_chars
+    warnings: list[str] = Field(default_factory=list)
+    duration_ms: int = 0
+
+    def statistics(self) -> dict:
+        """Everything but the text and the chunks: small enough for a Firestore document."""
+        record = self.model_dump(mode="json", exclude={"text", "chunks"})
+        record["chunk_count"] = len(self.chunks)
+        return record
+
+
+def make_preview(text: str, chars: int) -> str:
+    collapsed = " ".join(text[: chars * 2 + 100].split())
+    if len(collapsed) <= chars:
+        return collapsed
+    cut = collapsed.rfind(" ", 0, chars)
+    return collapsed[: cut if cut > chars // 2 else chars].rstrip() + "…"
+
+
+def warm_up() -> None:
+    """Start the parser worker ahead of the first document (e.g. at a function's cold start)."""
+    SANDBOX.warm_up()
+
+
+def extract_document(
+    data: bytes, *, filename: str, declared_content_type: str | None, limits: ExtractionLimits
+) -> Extraction:
+    started = time.monotonic()
+    if len(data) > limits.max_bytes:
+        raise UnreadableDocument(f"file too large: {fmt.size(len(data))} > {fmt.size(limits.max_bytes)}")
+    if not data.strip():
+        raise UnreadableDocument("empty file: no text to extract")
+    found = detect.detect(data, filename, declared_content_type)
+
+    request = {
+        "kind": found.kind, "mime": found.mime, "charset": found.charset, "sniffed": found.sniffed,
+        "limits": {name: getattr(limits, name) for name in WORKER_LIMITS},
+    }
+    reply = SANDBOX.run(request, data, timeout_s=limits.timeout_s, memory_mib=limits.max_memory_mib)
+    try:
+        parsed = Parsed.from_wire(reply["parsed"])
+    except (KeyError, TypeError) as err:
+        raise UnreadableDocument(f"parser crashed: malformed reply ({err})") from None
+    if not parsed.text.strip():
+        raise UnreadableDocument("no text found: the document has no text")
+
+    text = parsed.text
+    return Extraction(
+        text=text,
+        mime_type=found.mime,
+        extractor=parsed.extractor,
+        content_sha256=hashlib.sha256(data).hexdigest(),
+        word_count=len(text.split()),
+        page_count=parsed.page_count,
+        title=parsed.title,
+        author=parsed.author,
+        language=detect_language(text) or parsed.declared_language,
+        chunks=chunk_text(text, limits.chunk_chars, limits.chunk_overlap_chars, parsed.page_starts or None),
+        preview=make_preview(text, limits.preview_chars),
+        created=parsed.created,
+        modified=parsed.modified,
+        declared_language=parsed.declared_language,
+        encoding=parsed.encoding,
+        char_count=len(text),
+        size_bytes=len(data),
+        pages_ocred=parsed.pages_ocred,
+        truncated=parsed.truncated,
+        warnings=parsed.warnings,
+        duration_ms=round((time.monotonic() - started) * 1000),
+    )

@@ -1,0 +1,218 @@
+"""Type detection by content: magic bytes first, then the declared content type, then the file
+name's extension. A name or a declared type never makes a binary file text, nor a text file a
+PDF. Runs in the function process on the raw bytes, so it only looks, never parses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contentflow.errors import UnreadableDocument
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+
+# Supported MIME type -> parser kind.
+KINDS = {
+    "text/plain": "text",
+    "text/markdown": "markdown",
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+    "application/json": "json",
+    "text/csv": "csv",
+    "text/tab-separated-values": "csv",
+    "application/pdf": "pdf",
+    DOCX: "docx",
+    "image/png": "image",
+    "image/jpeg": "image",
+    "image/tiff": "image",
+}
+ALIASES = {
+    "text/x-markdown": "text/markdown",
+    "text/json": "application/json",
+    "application/csv": "text/csv",
+    "text/x-csv": "text/csv",
+    "text/tsv": "text/tab-separated-values",
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/tif": "image/tiff",
+    "application/x-pdf": "application/pdf",
+}
+EXTENSIONS = {
+    ".txt": "text/plain", ".text": "text/plain", ".log": "text/plain",
+    ".md": "text/markdown", ".markdown": "text/markdown",
+    ".html": "text/html", ".htm": "text/html", ".xhtml": "application/xhtml+xml",
+    ".json": "application/json",
+    ".csv": "text/csv", ".tsv": "text/tab-separated-values",
+    ".pdf": "application/pdf", ".docx": DOCX, ".docm": DOCX,
+    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+    ".tif": "image/tiff", ".tiff": "image/tiff",
+    ".doc": "application/msword", ".xlsx": XLSX, ".pptx": PPTX, ".zip": "application/zip",
+    ".exe": "application/x-msdownload", ".gif": "image/gif", ".webp": "image/webp",
+}
+# Declared types that are text even though they are not text/*.
+TEXTUAL_APPLICATION = {
+    "application/xml", "application/javascript", "application/x-yaml", "application/yaml",
+    "application/toml", "application/x-sh", "application/sql", "application/x-ndjson",
+}
+GENERIC = {"", "application/octet-stream", "binary/octet-stream", "application/unknown"}
+LABELS = {"pdf": "PDF", "docx": "DOCX", "image": "image"}
+
+# (offset, signature, MIME type); the first match wins.
+MAGIC = [
+    (0, b"%PDF-", "application/pdf"),
+    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
+    (0, b"\xff\xd8\xff", "image/jpeg"),
+    (0, b"II*\x00", "image/tiff"),
+    (0, b"MM\x00*", "image/tiff"),
+    (0, b"GIF87a", "image/gif"),
+    (0, b"GIF89a", "image/gif"),
+    (0, b"PK\x03\x04", "application/zip"),
+    (0, b"PK\x05\x06", "application/zip"),
+    (0, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/x-ole-storage"),
+    (0, b"MZ", "application/x-msdownload"),
+    (0, b"\x7fELF", "application/x-executable"),
+    (0, b"\xcf\xfa\xed\xfe", "application/x-mach-binary"),
+    (0, b"\xca\xfe\xba\xbe", "application/java-vm"),
+    (0, b"\x00asm", "application/wasm"),
+    (0, b"\x1f\x8b", "application/gzip"),
+    (0, b"\xfd7zXZ\x00", "application/x-xz"),
+    (0, b"7z\xbc\xaf\x27\x1c", "application/x-7z-compressed"),
+    (0, b"Rar!\x1a\x07", "application/vnd.rar"),
+    (0, b"\x28\xb5\x2f\xfd", "application/zstd"),
+    (0, b"SQLite format 3\x00", "application/vnd.sqlite3"),
+    (0, b"OggS", "audio/ogg"),
+    (0, b"fLaC", "audio/flac"),
+    (0, b"ID3", "audio/mpeg"),
+    (0, b"\x1aE\xdf\xa3", "video/webm"),
+    (4, b"ftyp", "video/mp4"),
+    (0, b"{\\rtf", "application/rtf"),
+    (0, b"%!PS", "application/postscript"),
+]
+BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")  # UTF-32 BOMs start with one of the UTF-16 ones
+
+
+@dataclass(frozen=True)
+class Detected:
+    mime: str
+    kind: str
+    charset: str | None = None  # from the declared content type, a hint for text formats
+    sniffed: bool = False  # the type was guessed from text content, so the parser may fall back
+
+
+def _declared(content_type: str | None) -> tuple[str, str | None]:
+    parts = (content_type or "").split(";")
+    mime = parts[0].strip().lower()
+    charset = None
+    for param in parts[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip("\"'").lower()
+    return ALIASES.get(mime, mime), charset
+
+
+def _extension(filename: str) -> str | None:
+    name = filename.rsplit("/", 1)[-1].lower()
+    return EXTENSIONS.get("." + name.rsplit(".", 1)[-1]) if "." in name else None
+
+
+def _magic(data: bytes) -> str | None:
+    for offset, signature, mime in MAGIC:
+        if data.startswith(signature, offset):
+            return mime
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _zip_type(data: bytes, claimed: str | None) -> str:
+    # Part names stand in clear in the local headers and the central directory: a scan for them
+    # needs no zip parsing. The worker opens the archive properly, with its limits.
+    if b"word/document.xml" in data or claimed == DOCX:
+        return DOCX
+    if b"xl/workbook.xml" in data:
+        return XLSX
+    if b"ppt/presentation.xml" in data:
+        return PPTX
+    if data[30:38] == b"mimetype" and b"application/vnd.oasis.opendocument" in data[38:120]:
+        return data[38:120].split(b"PK")[0].decode("ascii", "replace").strip()
+    return "application/zip"
+
+
+def _ole_type(data: bytes) -> str:
+    def has(name: str) -> bool:
+        return name.encode("utf-16-le") in data
+
+    if has("EncryptedPackage"):
+        raise UnreadableDocument("encrypted Office document: password required")
+    if has("WordDocument"):
+        return "application/msword"
+    if has("Workbook") or has("Book"):
+        return "application/vnd.ms-excel"
+    if has("PowerPoint Document"):
+        return "application/vnd.ms-powerpoint"
+    return "application/x-ole-storage"
+
+
+def looks_binary(data: bytes) -> bool:
+    """NULs or many control bytes in the first 8 KiB, allowing for UTF-16/32 text."""
+    head = data[:8192]
+    if head.startswith(BOMS):
+        return False
+    nuls = head.count(0)
+    if nuls:
+        # UTF-16 without a BOM: ASCII text has a NUL in every other byte, all on one side.
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        return not (nuls > len(head) // 4 and min(even, odd) <= len(head) // 200)
+    controls = sum(head.count(bytes([b])) for b in (*range(1, 9), *range(14, 27), *range(28, 32)))
+    return controls > len(head) // 100
+
+
+def _sniff_text(data: bytes) -> str | None:
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head or b"<body" in head:
+        return "text/html"
+    if head.startswith((b"{", b"[")):
+        return "application/json"
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
+        return "image/svg+xml"
+    return None
+
+
+def detect(data: bytes, filename: str, declared_content_type: str | None) -> Detected:
+    declared, charset = _declared(declared_content_type)
+    by_name = _extension(filename or "")
+    claimed = declared if declared not in GENERIC else by_name
+
+    magic = _magic(data)
+    if magic == "application/pdf" or (b"%PDF-" in data[:1024] and claimed == "application/pdf"):
+        return Detected("application/pdf", "pdf")
+    if magic == "application/zip":
+        magic = _zip_type(data, claimed)
+    elif magic == "application/x-ole-storage":
+        magic = _ole_type(data)
+    if magic:
+        if magic in KINDS:
+            return Detected(magic, KINDS[magic])
+        raise UnreadableDocument(f"unsupported type: {magic}")
+
+    if looks_binary(data):
+        kind = KINDS.get(claimed or "")
+        if kind in LABELS:  # says PDF, DOCX or image but has no such signature
+            raise UnreadableDocument(f"malformed {LABELS[kind]}: not a {LABELS[kind]} file (no valid signature)")
+        if claimed and claimed not in KINDS:
+            raise UnreadableDocument(f"unsupported type: {claimed}")
+        raise UnreadableDocument(f"binary data in a {claimed or 'text/plain'} file: not text")
+
+    # Text: the declared type picks the text format, then the extension, then a look inside.
+    for candidate in (declared, by_name):
+        if candidate in KINDS and KINDS[candidate] not in LABELS:
+            return Detected(candidate, KINDS[candidate], charset)
+        if candidate and (candidate.startswith("text/") or candidate in TEXTUAL_APPLICATION):
+            return Detected(candidate, "text", charset)
+    sniffed = _sniff_text(data)
+    if sniffed == "image/svg+xml":
+        raise UnreadableDocument("unsupported type: image/svg+xml")
+    if sniffed:
+        return Detected(sniffed, KINDS[sniffed], charset, sniffed=True)
+    return Detected("text/plain", "text", charset, sniffed=True)

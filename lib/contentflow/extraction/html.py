@@ -1,0 +1,134 @@
+"""HTML: main content with trafilatura (Apache-2.0) over an lxml (BSD) tree; navigation, scripts,
+styles, footers and sidebars are dropped. Title, language, author and dates come from the page's
+own markup first (it says what the author meant), trafilatura's heuristics second."""
+
+from __future__ import annotations
+
+import re
+
+from contentflow.errors import UnreadableDocument
+from contentflow.extraction import dates, text
+from contentflow.extraction.parsed import Parsed, from_pages
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+# Never content, whatever the page: dropped before trafilatura looks (its fallbacks would
+# otherwise return a menu or a "please enable JavaScript" notice for pages with no article).
+# Headers and footers only outside the article: an article's own <header> holds its headline.
+_BOILERPLATE = (
+    "//script|//style|//noscript|//template|//svg|//nav|//aside|//form|//iframe|//button"
+    "|//select|//object|//embed|//canvas|//*[@hidden]|//*[@aria-hidden='true']"
+    "|//*[@role='navigation' or @role='banner' or @role='contentinfo' or @role='complementary'"
+    " or @role='search']"
+    "|//header[not(ancestor::article or ancestor::main)]"
+    "|//footer[not(ancestor::article or ancestor::main)]"
+)
+_BLOCKS = ("p", "div", "section", "article", "main", "li", "h1", "h2", "h3", "h4", "h5", "h6",
+           "pre", "blockquote", "table", "tr", "dt", "dd", "figcaption", "br")
+
+
+def _decode(data: bytes, charset: str | None, mime: str) -> tuple[str, str, list[str]]:
+    # Precedence as in the HTML standard: BOM, then transport (content type), then <meta>.
+    hint = charset
+    if hint is None:
+        match = _META_CHARSET.search(data[:4096])
+        hint = match.group(1).decode("ascii") if match else None
+    return text.decode(data, mime=mime, hint=hint)
+
+
+def _depth(root) -> int:
+    from lxml import etree
+
+    depth = deepest = 0
+    for event, _ in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _meta(root, *names: str) -> str | None:
+    for name in names:
+        for node in root.xpath(
+            "//meta[translate(@name,'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz')=$n"
+            " or @property=$n or @itemprop=$n]", n=name
+        ):
+            value = (node.get("content") or "").strip()
+            if value:
+                return value
+    return None
+
+
+def _language(root) -> str | None:
+    value = root.get("lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang") \
+        or _meta(root, "content-language") or ""
+    for node in root.xpath("//meta[@http-equiv]"):
+        if not value and node.get("http-equiv", "").lower() == "content-language":
+            value = node.get("content") or ""
+    primary = value.strip().split("-")[0].split("_")[0].lower()
+    return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None
+
+
+def _prune(root) -> None:
+    for node in root.xpath(_BOILERPLATE):
+        if node.getparent() is not None:
+            node.drop_tree()
+
+
+def _fallback_text(root) -> str:
+    """The main element's text, block by block: for pages trafilatura finds no article in."""
+    candidates = root.xpath("//main|//article|//*[@role='main']") or root.xpath("//body") or [root]
+    main = candidates[0]
+    for node in main.iter(*_BLOCKS):
+        node.tail = "\n\n" + (node.tail or "")
+    return main.text_content()
+
+
+def parse(data: bytes, *, mime: str, charset: str | None, limits, **_) -> Parsed:
+    import lxml.html
+
+    source, encoding, warnings = _decode(data, charset, mime)
+    source = _XML_DECLARATION.sub("", source, count=1)  # lxml refuses str input that declares one
+    if not source.strip():
+        raise UnreadableDocument("empty file: no text to extract")
+    parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True,
+                                  huge_tree=False)
+    try:
+        root = lxml.html.document_fromstring(source, parser=parser)
+    except Exception as err:  # lxml's ParserError for a document with no elements at all
+        raise UnreadableDocument(f"malformed HTML: {err}"[:200]) from None
+    if _depth(root) > limits.max_nesting_depth:
+        raise UnreadableDocument(f"HTML nested too deeply: more than {limits.max_nesting_depth} levels")
+
+    title = (root.findtext(".//title") or "").strip() or _meta(root, "og:title")
+    author = _meta(root, "author", "article:author", "dc.creator")
+    created = _meta(root, "article:published_time", "datepublished", "date", "dc.date",
+                    "dcterms.created", "dc.date.issued")
+    modified = _meta(root, "article:modified_time", "datemodified", "dcterms.modified",
+                     "last-modified")
+    if not created:  # trafilatura's date guesses (from a copyright line, say) are too loose
+        stamps = root.xpath("(//article//time/@datetime | //main//time/@datetime)[1]")
+        created = str(stamps[0]) if stamps else None
+    language = _language(root)
+    _prune(root)
+
+    import trafilatura
+
+    found = trafilatura.bare_extraction(root, with_metadata=True, include_comments=False,
+                                        include_tables=True, include_images=False)
+    body = getattr(found, "text", None) or ""
+    extractor = "trafilatura"
+    if body.strip():
+        body = body.replace("\n", "\n\n")  # trafilatura puts one block per line
+        title = getattr(found, "title", None) or title  # without the "| Site name" suffix
+        author = author or getattr(found, "author", None)
+    else:
+        body = _fallback_text(root)
+        extractor = "lxml-fallback"
+    if not body.strip():
+        raise UnreadableDocument("no text found: the page has no readable content")
+    if author and author.startswith(("http://", "https://")):
+        author = None
+    return from_pages([body], extractor=extractor, max_chars=limits.max_text_chars, paged=False,
+                      title=(title or "").strip()[:1000] or None, author=author,
+                      created=dates.iso_date(created), modified=dates.iso_date(modified),
+                      declared_language=language, encoding=encoding, warnings=warnings)

@@ -1,0 +1,70 @@
+"""Images (PNG, JPEG, TIFF; every TIFF frame a page) read with Pillow (HPND), text by OCR.
+The pixel count is checked from the header, before a single pixel is decoded."""
+
+from __future__ import annotations
+
+import io
+
+from contentflow.errors import UnreadableDocument
+from contentflow.extraction import dates, fmt, ocr
+from contentflow.extraction.parsed import Parsed, from_pages
+
+FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/tiff": "TIFF"}
+EXIF_ARTIST, EXIF_DATETIME, EXIF_IFD, EXIF_DATETIME_ORIGINAL = 0x013B, 0x0132, 0x8769, 0x9003
+
+
+def _too_large(width: int, height: int, limits) -> None:
+    if width * height > limits.max_image_pixels:
+        raise UnreadableDocument(
+            f"image too large: {fmt.megapixels(width * height)} megapixels > "
+            f"{fmt.megapixels(limits.max_image_pixels)} megapixels")
+
+
+def _exif(image) -> dict:
+    try:
+        exif = image.getexif()
+        detail = exif.get_ifd(EXIF_IFD)
+    except Exception:  # EXIF is optional and often broken; never a reason to fail
+        return {}
+    return {
+        "author": (str(exif.get(EXIF_ARTIST) or "").strip() or None),
+        "created": dates.exif_date(str(detail.get(EXIF_DATETIME_ORIGINAL) or "")),
+        "modified": dates.exif_date(str(exif.get(EXIF_DATETIME) or "")),
+    }
+
+
+def parse(data: bytes, *, mime: str, limits, deadline: float, **_) -> Parsed:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if limits.max_ocr_pages == 0:
+        raise UnreadableDocument("no text found: OCR is turned off (max_ocr_pages is 0)")
+
+    # Pillow's own bomb guard would refuse at open with a message without numbers; the header
+    # check below does the same job first, before any pixel is decoded.
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        image = Image.open(io.BytesIO(data), formats=[FORMATS[mime]])
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise UnreadableDocument(f"malformed image: {err}"[:200]) from None
+    _too_large(*image.size, limits)
+    frames = getattr(image, "n_frames", 1)
+    if frames > limits.max_pages:
+        raise UnreadableDocument(f"too many pages: {frames:,} > {limits.max_pages:,}")
+    meta = _exif(image)
+    pages: list[str] = []
+    try:
+        for index in range(min(frames, limits.max_ocr_pages)):
+            image.seek(index)
+            _too_large(*image.size, limits)  # every TIFF frame has its own size
+            frame = ImageOps.exif_transpose(image) if mime == "image/jpeg" else image
+            prepared = ocr.prepare(frame, limits.ocr_max_pixels)
+            pages.append(ocr.recognise(prepared, languages=limits.ocr_languages, deadline=deadline))
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise UnreadableDocument(f"malformed image: {err}"[:200]) from None
+    if not any(p.strip() for p in pages):
+        raise UnreadableDocument("no text found: OCR found no text in the image")
+    parsed = from_pages(pages, extractor="tesseract", max_chars=limits.max_text_chars, paged=True,
+                        page_count=frames, pages_ocred=len(pages), **meta)
+    if frames > len(pages):
+        parsed.warnings.append(f"only the first {len(pages)} of {frames} pages were OCRed")
+    return parsed

@@ -1,0 +1,84 @@
+"""What a type-specific parser returns: the text already cleaned and joined, with the offset at
+which each page starts, plus the metadata the format carries. It crosses the process boundary as
+plain JSON (`to_wire` / `from_wire`), so the worker needs neither pydantic nor the parent's models.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+
+PAGE_SEPARATOR = "\n\n"
+# C0/C1 controls except tab and newline, plus non-characters: never useful text, often the mark of
+# a wrong decoding. Form feeds are page breaks in plain text and become paragraph breaks.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufeff\ufffe\uffff]")
+_TRAILING_SPACE = re.compile(r"[ \t\u00a0]+\n")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def clean(text: str) -> str:
+    """Newlines to \\n, controls out, NFC, no trailing spaces, at most one blank line in a row."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
+    text = _CONTROLS.sub("", text)
+    text = unicodedata.normalize("NFC", text)
+    text = _TRAILING_SPACE.sub("\n", text)
+    return _BLANK_RUNS.sub("\n\n", text).strip()
+
+
+@dataclass
+class Parsed:
+    text: str
+    extractor: str
+    page_starts: list[int] = field(default_factory=list)  # only for paged formats (PDF, TIFF)
+    page_count: int | None = None
+    title: str | None = None
+    author: str | None = None
+    created: str | None = None  # ISO 8601
+    modified: str | None = None
+    declared_language: str | None = None  # what the document says (HTML lang), not detected
+    encoding: str | None = None  # of text formats
+    pages_ocred: int = 0
+    truncated: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def to_wire(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_wire(cls, data: dict) -> Parsed:
+        return cls(**data)
+
+
+def assemble(pages: list[str], max_chars: int) -> tuple[str, list[int], bool]:
+    """Clean each page, join them with a blank line and cut at max_chars (at a space if one is
+    near). Returns the text, the offset of each page's first character and whether it was cut.
+    Cleaning is per page so that the offsets stay exact."""
+    parts: list[str] = []
+    starts: list[int] = []
+    length = 0
+    truncated = False
+    for page in pages:
+        page = clean(page)
+        if parts:
+            length += len(PAGE_SEPARATOR)
+        starts.append(length)
+        room = max_chars - length
+        if len(page) > room:
+            cut = page.rfind(" ", max(0, room - 200), room)
+            page = page[: cut if cut > 0 else max(room, 0)].rstrip()
+            truncated = True
+        parts.append(page)
+        length += len(page)
+        if truncated:
+            break
+    return PAGE_SEPARATOR.join(parts), starts, truncated
+
+
+def from_pages(pages: list[str], *, extractor: str, max_chars: int, paged: bool, **meta) -> Parsed:
+    text, starts, truncated = assemble(pages, max_chars)
+    parsed = Parsed(text=text, extractor=extractor, page_starts=starts if paged else [],
+                    truncated=truncated, **meta)
+    if truncated:
+        parsed.warnings.append(f"text cut at {max_chars:,} characters; the rest was not extracted")
+    return parsed

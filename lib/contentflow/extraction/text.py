@@ -1,0 +1,93 @@
+"""Plain text and Markdown: find the encoding, decode, refuse what is not text."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from contentflow.errors import UnreadableDocument
+from contentflow.extraction.parsed import Parsed, from_pages
+
+# Invalid UTF-8 bytes tolerated (replaced, with a warning) in otherwise valid UTF-8 text.
+MAX_REPLACED_FRACTION = 0.001
+# Decoded text with more than this share of control/replacement characters is binary, not text.
+MAX_JUNK_FRACTION = 0.02
+_JUNK = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f-\x9f\ufffd]")
+_BOMS = [
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+]
+
+
+def _codec(name: str | None) -> str | None:
+    try:
+        return codecs.lookup(name).name if name else None
+    except LookupError:
+        return None
+
+
+def _strict(data: bytes, encoding: str, mime: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        raise UnreadableDocument(
+            f"invalid text encoding: not valid {encoding} at byte {err.start}") from None
+
+
+def decode(data: bytes, *, mime: str, hint: str | None = None,
+           sniff: bytes | None = None) -> tuple[str, str, list[str]]:
+    """Returns (text, encoding, warnings). Order: BOM, UTF-8, declared charset (`hint`, e.g. from
+    the content type or an HTML meta tag), then charset-normalizer's best guess."""
+    warnings: list[str] = []
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return _checked(_strict(data, encoding, mime), mime), encoding, warnings
+    try:
+        return _checked(data.decode("utf-8"), mime), "utf-8", warnings
+    except UnicodeDecodeError:
+        pass
+    replaced = data.decode("utf-8", errors="replace")
+    bad = replaced.count("\ufffd")
+    head = replaced[:1_000_000]
+    multibyte = len(head) - len(head.encode("ascii", "ignore")) - head.count("\ufffd")
+    if bad <= len(data) * MAX_REPLACED_FRACTION and multibyte:
+        warnings.append(f"{bad} invalid UTF-8 byte(s) replaced with U+FFFD")
+        return _checked(replaced, mime), "utf-8", warnings
+    if multibyte > bad:
+        # Mostly valid multi-byte UTF-8 with invalid bytes between: damaged UTF-8, not another
+        # encoding (decoding it as Latin-1 would turn every accent into mojibake).
+        raise UnreadableDocument(
+            f"invalid text encoding: damaged UTF-8 ({bad:,} invalid bytes in {len(data):,})")
+    encoding = _codec(hint)
+    if encoding and encoding != "utf-8":
+        try:
+            return _checked(data.decode(encoding), mime), encoding, warnings
+        except UnicodeDecodeError:
+            warnings.append(f"declared charset {hint} does not fit the bytes; detected instead")
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise UnreadableDocument("invalid text encoding: no known text encoding fits the bytes")
+    return _checked(_strict(data, best.encoding, mime), mime), best.encoding, warnings
+
+
+def _checked(text: str, mime: str) -> str:
+    sample = text[:65536]
+    if sample and len(_JUNK.findall(sample)) > len(sample) * MAX_JUNK_FRACTION:
+        raise UnreadableDocument(f"binary data in a {mime} file: not text")
+    return text
+
+
+def markdown_title(text: str) -> str | None:
+    for line in text.splitlines()[:50]:
+        if line.startswith("# "):
+            return line[2:].strip() or None
+    return None
+
+
+def parse(data: bytes, *, mime: str, kind: str, charset: str | None, limits, **_) -> Parsed:
+    text, encoding, warnings = decode(data, mime=mime, hint=charset)
+    title = markdown_title(text) if kind == "markdown" else None
+    return from_pages([text], extractor="builtin-text", max_chars=limits.max_text_chars, paged=False,
+                      title=title, encoding=encoding, warnings=warnings)
