@@ -3,6 +3,7 @@ chunks and statistics here."""
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import time
 from datetime import datetime
@@ -37,6 +38,7 @@ class Extraction(BaseModel):
     language: str | None = None  # detected from the text (ISO 639-1)
     chunks: list[Chunk]
     # Added by issue 5.
+    page_starts: list[int] = Field(default_factory=list)  # offset of each page's text (paged formats)
     preview: str = ""  # the first limits.preview_chars characters, whitespace collapsed
     created: datetime | None = None
     modified: datetime | None = None
@@ -49,9 +51,13 @@ class Extraction(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     duration_ms: int = 0
 
+    def page_of(self, offset: int) -> int | None:
+        """1-based page holding the character at `offset` of `text` (None if not paged)."""
+        return bisect.bisect_right(self.page_starts, offset) if self.page_starts else None
+
     def statistics(self) -> dict:
-        """Everything but the text and the chunks: small enough for a Firestore document."""
-        record = self.model_dump(mode="json", exclude={"text", "chunks"})
+        """Everything but the text, chunks and page offsets: small enough for Firestore."""
+        record = self.model_dump(mode="json", exclude={"text", "chunks", "page_starts"})
         record["chunk_count"] = len(self.chunks)
         return record
 
@@ -103,6 +109,7 @@ def extract_document(
         author=parsed.author,
         language=detect_language(text) or parsed.declared_language,
         chunks=chunk_text(text, limits.chunk_chars, limits.chunk_overlap_chars, parsed.page_starts or None),
+        page_starts=parsed.page_starts,
         preview=make_preview(text, limits.preview_chars),
         created=parsed.created,
         modified=parsed.modified,

@@ -56,7 +56,7 @@ TEXTUAL_APPLICATION = {
     "application/toml", "application/x-sh", "application/sql", "application/x-ndjson",
 }
 GENERIC = {"", "application/octet-stream", "binary/octet-stream", "application/unknown"}
-LABELS = {"pdf": "PDF", "docx": "DOCX", "image": "image"}
+LABELS = {"pdf": ("PDF", "a PDF"), "docx": ("DOCX", "a DOCX"), "image": ("image", "an image")}
 
 # (offset, signature, MIME type); the first match wins.
 MAGIC = [
@@ -199,7 +199,8 @@ def detect(data: bytes, filename: str, declared_content_type: str | None) -> Det
     if looks_binary(data):
         kind = KINDS.get(claimed or "")
         if kind in LABELS:  # says PDF, DOCX or image but has no such signature
-            raise UnreadableDocument(f"malformed {LABELS[kind]}: not a {LABELS[kind]} file (no valid signature)")
+            label, with_article = LABELS[kind]
+            raise UnreadableDocument(f"malformed {label}: not {with_article} file (no valid signature)")
         if claimed and claimed not in KINDS:
             raise UnreadableDocument(f"unsupported type: {claimed}")
         raise UnreadableDocument(f"binary data in a {claimed or 'text/plain'} file: not text")

@@ -91,23 +91,26 @@ def _main_part(archive: zipfile.ZipFile) -> str:
     raise UnreadableDocument("malformed DOCX: no main document part (word/document.xml)")
 
 
-def _heading_levels(archive: zipfile.ZipFile) -> dict[str, int]:
-    """styleId -> heading level (0 for Title), from the style names, which stay English even
-    when Word localises the ids (e.g. "berschrift1" named "heading 1")."""
+def _styles(archive: zipfile.ZipFile) -> tuple[dict[str, int], set[str]]:
+    """Heading level per styleId (0 for Title), and the ids of list styles. Judged by the style
+    names, which stay English when Word localises the ids (e.g. "berschrift1" is "heading 1"),
+    and by numbering in the style itself (how "List Bullet" makes its bullets)."""
     styles = _small_part(archive, "word/styles.xml")
     levels: dict[str, int] = {}
+    lists: set[str] = set()
     if styles is None:
-        return levels
+        return levels, lists
     for style in styles.iter(W + "style"):
         style_id = style.get(W + "styleId")
         name_node = style.find(W + "name")
-        name = (name_node.get(W + "val") if name_node is not None else "") or ""
-        name = name.lower()
+        name = ((name_node.get(W + "val") if name_node is not None else "") or "").lower()
         if name == "title":
             levels[style_id] = 0
         elif name.startswith("heading ") and name[8:].isdigit():
             levels[style_id] = int(name[8:])
-    return levels
+        elif name.startswith("list") or style.find(f"{W}pPr/{W}numPr") is not None:
+            lists.add(style_id)
+    return levels, lists
 
 
 def _properties(archive: zipfile.ZipFile) -> dict:
@@ -130,8 +133,8 @@ def _properties(archive: zipfile.ZipFile) -> dict:
 class _Walker:
     """Turns iterparse events of word/document.xml into text blocks, in document order."""
 
-    def __init__(self, headings: dict[str, int], max_depth: int):
-        self.headings = headings
+    def __init__(self, styles: tuple[dict[str, int], set[str]], max_depth: int):
+        self.headings, self.list_styles = styles
         self.max_depth = max_depth
         self.blocks: list[str] = []
         self.chars = 0
@@ -198,7 +201,7 @@ class _Walker:
         level = self.headings.get(para["style"])
         if text and level is not None:
             text = "#" * max(level, 1) + " " + text
-        elif text and para["list"]:
+        elif text and (para["list"] or para["style"] in self.list_styles):
             text = "- " + text
         self._place(text)
 
@@ -226,7 +229,7 @@ def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
 
     archive = _archive(data, limits)
     main = _main_part(archive)
-    walker = _Walker(_heading_levels(archive), limits.max_nesting_depth)
+    walker = _Walker(_styles(archive), limits.max_nesting_depth)
     properties = _properties(archive)
     with archive.open(main) as stream:
         head = stream.peek(4096)[:4096]

@@ -126,9 +126,11 @@ def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
     finally:
         doc.close()
     if not any(p.strip() for p in pages):
-        raise UnreadableDocument(
-            "no text found: the PDF has no text layer and OCR found no text in its images" if ocred
-            else "no text found: the PDF has no text layer and no images to OCR")
+        if ocred:
+            raise UnreadableDocument("no text found: the PDF has no text layer and OCR found no text in its images")
+        if not_ocred:  # only when max_ocr_pages is 0
+            raise UnreadableDocument("no text found: the PDF has no text layer and OCR is turned off")
+        raise UnreadableDocument("no text found: the PDF has no text layer and no images to OCR")
     parsed = from_pages(
         pages, extractor="pypdfium2" + ("+tesseract" if ocred else ""),
         max_chars=limits.max_text_chars, paged=True, page_count=count,

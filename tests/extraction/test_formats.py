@@ -1,0 +1,125 @@
+"""Format details the corpus does not show on its own: encodings, HTML and DOCX corner cases,
+JSON/CSV rendering, language detection, dates."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from contentflow.errors import UnreadableDocument
+from contentflow.extraction import dates
+from contentflow.extraction.language import detect_language
+from contentflow.extraction.text import decode
+
+W_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+MC_NS = 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+
+
+@pytest.mark.parametrize("text, encoding", [
+    ("Grüße aus Köln, schöne Straßen und Bäume überall in der Stadt.", "cp1252"),
+    ("Привет! Это обычный текст на русском языке, ничего особенного.", "cp1251"),
+    ("これは日本語のテキストです。特別なことは何もありません。", "shift_jis"),
+    ("Zażółć gęślą jaźń — polski tekst z ogonkami.", "utf-16"),
+])
+def test_legacy_encodings_are_detected(text, encoding):
+    decoded, _, _ = decode((text * 3).encode(encoding), mime="text/plain")
+    assert decoded == text * 3
+
+
+def test_declared_charset_decides_between_single_byte_encodings():
+    data = "Ærøskøbing på Ærø".encode("iso-8859-1")
+    assert decode(data, mime="text/plain", hint="iso-8859-1")[0] == "Ærøskøbing på Ærø"
+
+
+def test_a_few_invalid_utf8_bytes_are_replaced_with_a_warning(extract):
+    data = ("Ein ganz normaler Text über Äpfel und Birnen. " * 100).encode() + b"\xff" + b" Ende."
+    result = extract(data, "notes.txt")
+    assert "\ufffd" in result.text and result.warnings == ["1 invalid UTF-8 byte(s) replaced with U+FFFD"]
+
+
+def test_text_is_nfc_and_newlines_are_normalised(extract):
+    result = extract(("Cafe\u0301 one\r\ntwo\rthree\x07four " + "filler words " * 20).encode(), "a.txt")
+    assert result.text.startswith("Café one\ntwo\nthreefour filler")
+
+
+def test_html_with_xml_declaration_and_no_article(extract):
+    page = ('<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml" lang="fr-CA">'
+            "<head><title>Avis</title></head><body><nav>Accueil | Contact</nav>"
+            "<div>La piscine municipale sera fermée pour entretien du 3 au 9 juin. Merci de votre compréhension.</div>"
+            "</body></html>")
+    result = extract(page.encode(), "avis.xhtml")
+    assert "piscine municipale sera fermée" in result.text and "Accueil" not in result.text
+    assert result.declared_language == "fr" and result.title == "Avis"
+
+
+def test_sniffed_json_that_is_not_json_stays_text(extract):
+    result = extract(b"[draft] meeting notes: bring the slides", "notes")
+    assert result.mime_type == "application/json" and "bring the slides" in result.text
+
+
+def test_json_rendering(extract):
+    result = extract(b'{"name": "Kiln", "tags": ["clay", "fire"], "specs": {"max_c": 1300, "gas": false}, '
+                     b'"rooms": [{"id": 1}, {"id": 2}], "note": null}', "kiln.json")
+    assert result.text == ("name: Kiln\ntags:\n  - clay\n  - fire\nspecs:\n  max_c: 1300\n  gas: false\n"
+                           "rooms:\n\n    id: 1\n\n    id: 2\nnote: null")
+
+
+def test_csv_without_header_and_tsv(extract):
+    assert extract(b"1,2,3\n4,5,6\n", "n.csv").text == "1 | 2 | 3\n4 | 5 | 6"
+    assert extract(b"city\tcountry\nOslo\tNorway\n", "c.tsv").text == "city: Oslo; country: Norway"
+
+
+def _docx(body: str, styles: str = "") -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("word/document.xml", f"<w:document {W_NS} {MC_NS}><w:body>{body}</w:body></w:document>")
+        if styles:
+            z.writestr("word/styles.xml", f"<w:styles {W_NS}>{styles}</w:styles>")
+    return out.getvalue()
+
+
+def test_docx_skips_deleted_text_and_reads_text_boxes_once(extract):
+    body = ("<w:p><w:r><w:t>Kept </w:t></w:r><w:del><w:r><w:delText>removed</w:delText></w:r></w:del>"
+            "<w:ins><w:r><w:t>inserted</w:t></w:r></w:ins></w:p>"
+            "<w:p><w:r><mc:AlternateContent><mc:Choice><w:txbxContent><w:p><w:r><w:t>Boxed note</w:t>"
+            "</w:r></w:p></w:txbxContent></mc:Choice><mc:Fallback><w:txbxContent><w:p><w:r>"
+            "<w:t>Boxed note</w:t></w:r></w:p></w:txbxContent></mc:Fallback></mc:AlternateContent>"
+            "</w:r><w:r><w:t>Outer text</w:t></w:r></w:p>")
+    text = extract(_docx(body), "a.docx").text
+    assert "Kept inserted" in text and "removed" not in text
+    assert text.count("Boxed note") == 1 and "Outer text" in text
+
+
+def test_docx_localised_heading_styles(extract):
+    styles = '<w:style w:styleId="berschrift1"><w:name w:val="heading 1"/></w:style>'
+    body = '<w:p><w:pPr><w:pStyle w:val="berschrift1"/></w:pPr><w:r><w:t>Einleitung</w:t></w:r></w:p>'
+    assert extract(_docx(body, styles), "a.docx").text == "# Einleitung"
+
+
+def test_docx_with_only_empty_paragraphs(extract):
+    with pytest.raises(UnreadableDocument) as failure:
+        extract(_docx("<w:p/><w:p><w:r><w:t> </w:t></w:r></w:p>"), "a.docx")
+    assert failure.value.reason == "no text found: the document has no text"
+
+
+@pytest.mark.parametrize("text, language", [
+    ("The committee agreed to install a second rainwater tank next to the tool shed.", "en"),
+    ("Der Ausschuss hat beschlossen, neben dem Geräteschuppen einen zweiten Regenwassertank aufzustellen.", "de"),
+    ("El comité acordó instalar un segundo depósito de agua de lluvia junto al cobertizo.", "es"),
+    ("Il comitato ha deciso di installare un secondo serbatoio per l'acqua piovana.", "it"),
+    ("12 34 56 78", None),
+    ("Hi there", None),
+])
+def test_language(text, language):
+    assert detect_language(text) == language
+
+
+def test_dates():
+    assert dates.pdf_date("D:20241014093000+02'00'") == "2024-10-14T09:30:00+02:00"
+    assert dates.pdf_date("D:2024") == "2024-01-01T00:00:00"
+    assert dates.pdf_date("D:20241399") is None
+    assert dates.iso_date("2024-03-05T16:45:00Z") == "2024-03-05T16:45:00+00:00"
+    assert dates.iso_date("next Tuesday") is None
+    assert dates.exif_date("2023:07:01 12:00:05") == "2023-07-01T12:00:05"
