@@ -1,0 +1,213 @@
+# Decodes the pipeline spec into the maps every other module iterates over (for_each). Nothing in
+# the other modules names a bucket, topic, queue, schedule or function: they all come from here, so
+# a change to the spec reaches the infrastructure with no .tf edit.
+#
+# Rules that turn the wiring into access (documented in terraform/README.md, "Access"):
+#   - registrars (storage-triggered functions and the public HTTP function) hand a new document to
+#     the first step: they publish to / enqueue on the first step's trigger;
+#   - a step function hands on to the next step's trigger and announces results on the output topic;
+#   - a schedule target (the sweeper) re-drives any step: it may publish to every step's trigger;
+#   - a function triggered by a dead-letter topic announces failures on the output topic;
+#   - ingest buckets are the buckets of storage triggers; the first step reads them and writes the
+#     other (output) buckets; the public HTTP function writes uploads into the ingest buckets.
+
+locals {
+  spec = yamldecode(file(var.spec_path))
+
+  # Facts fixed by the code in lib/ that the spec does not state; tests/terraform checks each one
+  # against the code, so they cannot drift silently.
+  code = {
+    output_topic   = "document-events"     # contentflow.pipeline.OUTPUT_TOPIC
+    collection     = "documents"           # contentflow.settings.Settings.collection
+    api_key_secret = "contentflow-api-key" # read as CONTENTFLOW_API_KEY (Settings.api_key)
+    api_key_env    = "CONTENTFLOW_API_KEY"
+    runtime        = "python311"
+    storage_events = { finalized = "google.cloud.storage.object.v1.finalized" }
+    # For the later search issue: chunk embeddings in documents/{id}/chunks, queried with COSINE
+    # distance (the measure is chosen per query; the index only fixes field and dimension).
+    vector = { collection_group = "chunks", field = "embedding", dimension = 256 }
+  }
+
+  raw_topics    = local.spec.topics
+  raw_buckets   = local.spec.buckets
+  raw_queues    = try(local.spec.queues, null) == null ? {} : local.spec.queues
+  raw_schedules = try(local.spec.schedules, null) == null ? {} : local.spec.schedules
+  raw_functions = local.spec.functions
+  steps         = local.spec.steps
+  delivery      = local.spec.delivery
+
+  step_names       = [for s in local.steps : s.name]
+  step_functions   = distinct([for s in local.steps : s.function])
+  first_step       = local.steps[0].name
+  next_step        = { for i, s in local.steps : s.name => i + 1 < length(local.steps) ? local.steps[i + 1].name : "" }
+  step_trigger     = { for s in local.steps : s.name => local.raw_functions[s.function].trigger }
+  schedule_targets = distinct([for s in values(local.raw_schedules) : s.target.function])
+
+  ingest_buckets = distinct([for n, f in local.raw_functions : f.trigger.bucket if f.trigger.type == "storage"])
+  output_buckets = [for id in keys(local.raw_buckets) : id if !contains(local.ingest_buckets, id)]
+
+  dead_letter_topics = [for id, t in local.raw_topics : id if try(t.role, "pipeline") == "dead_letter"]
+
+  # What each function is, from its trigger and its place in the wiring.
+  kinds = { for n, f in local.raw_functions : n => {
+    trigger            = f.trigger.type
+    step               = contains(local.step_functions, n)
+    schedule_target    = contains(local.schedule_targets, n)
+    dead_letter_reader = f.trigger.type == "pubsub" && contains(local.dead_letter_topics, try(f.trigger.topic, ""))
+    public             = f.trigger.type == "http" && !contains(local.schedule_targets, n)
+    registrar          = f.trigger.type == "storage" || (f.trigger.type == "http" && !contains(local.schedule_targets, n))
+  } }
+
+  # The steps a function hands documents to.
+  hands_on_to = { for n, k in local.kinds : n => distinct(concat(
+    k.registrar ? [local.first_step] : [],
+    k.schedule_target ? local.step_names : [],
+    [for s in local.steps : local.next_step[s.name] if s.function == n && local.next_step[s.name] != ""],
+  )) }
+
+  kebab        = { for n in keys(local.raw_functions) : n => replace(n, "_", "-") }
+  account_base = { for n, k in local.kebab : n => "cf-${k}" }
+
+  functions = { for n, f in local.raw_functions : n => {
+    description      = f.description
+    service_name     = local.kebab[n]
+    account_id       = length(local.account_base[n]) >= 6 ? trimsuffix(substr(local.account_base[n], 0, 30), "-") : "${local.account_base[n]}-fn"
+    source           = f.source
+    entry_point      = f.entry_point
+    runtime          = local.code.runtime
+    trigger_type     = f.trigger.type
+    trigger_topic    = try(f.trigger.topic, null)
+    trigger_queue    = try(f.trigger.queue, null)
+    trigger_bucket   = try(f.trigger.bucket, null)
+    storage_event    = f.trigger.type == "storage" ? local.code.storage_events[try(f.trigger.event, "finalized")] : null
+    available_memory = "${f.runtime.memory_mb}Mi"
+    available_cpu    = tostring(f.runtime.cpu)
+    concurrency      = f.runtime.concurrency
+    timeout_seconds  = f.runtime.timeout_s
+    max_instances    = f.runtime.max_instances
+    min_instances    = try(f.runtime.min_instances, 0)
+    project_roles    = try(f.project_roles, [])
+    ingress          = local.kinds[n].public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    build_environment = {
+      GOOGLE_FUNCTION_SOURCE = f.source # the buildpack loads this file instead of main.py
+    }
+    environment = {
+      CONTENTFLOW_PROJECT_ID    = var.project_id
+      CONTENTFLOW_FUNCTION_URLS = jsonencode(local.function_urls)
+      PYTHONPATH                = "lib" # relative to the app root (/workspace), the working directory
+    }
+    secret_environment = local.kinds[n].public ? { (local.code.api_key_env) = local.code.api_key_secret } : {}
+    publishes = distinct(concat(
+      [for s in local.hands_on_to[n] : local.step_trigger[s].topic if local.step_trigger[s].type == "pubsub"],
+      local.kinds[n].step || local.kinds[n].dead_letter_reader ? [local.code.output_topic] : [],
+    ))
+    enqueues = distinct([for s in local.hands_on_to[n] : local.step_trigger[s].queue if local.step_trigger[s].type == "queue"])
+    bucket_roles = merge(
+      local.kinds[n].public ? { for b in local.ingest_buckets : b => ["roles/storage.objectCreator", "roles/storage.objectViewer", "roles/storage.legacyBucketReader"] } : {},
+      n == local.steps[0].function ? merge(
+        { for b in local.ingest_buckets : b => ["roles/storage.objectViewer"] },
+        { for b in local.output_buckets : b => ["roles/storage.objectUser"] },
+      ) : {},
+    )
+  } }
+
+  # Known before anything is created (no cycle: every function gets every URL).
+  function_urls = { for n, k in local.kebab : n => "https://${var.region}-${var.project_id}.cloudfunctions.net/${k}" }
+
+  buckets = { for id, b in local.raw_buckets : id => {
+    name           = "${var.project_id}-${id}"
+    description    = b.description
+    retention_days = b.retention_days
+    versioning     = try(b.versioning, false)
+    ingest         = contains(local.ingest_buckets, id)
+  } }
+
+  topics = { for id, t in local.raw_topics : id => {
+    description       = t.description
+    role              = try(t.role, "pipeline")
+    dead_letter       = try(t.role, "pipeline") == "dead_letter"
+    dead_letter_topic = try(t.dead_letter_topic, null)
+  } }
+
+  # One push subscription per pubsub-triggered function, named as the local stack names it.
+  subscriptions = { for n, f in local.raw_functions : "${f.trigger.topic}--${n}" => {
+    topic                 = f.trigger.topic
+    function              = n
+    dead_letter_topic     = try(local.raw_topics[f.trigger.topic].dead_letter_topic, null)
+    max_delivery_attempts = local.delivery.max_delivery_attempts
+    ack_deadline_seconds  = min(600, max(local.delivery.ack_deadline_s, f.runtime.timeout_s))
+    minimum_backoff       = "${local.delivery.min_backoff_s}s"
+    maximum_backoff       = "${local.delivery.max_backoff_s}s"
+  } if f.trigger.type == "pubsub" }
+
+  queues = { for id, q in local.raw_queues : id => {
+    description               = q.description
+    max_dispatches_per_second = q.rate_limits.max_dispatches_per_second
+    max_concurrent_dispatches = q.rate_limits.max_concurrent_dispatches
+    max_burst_size            = q.rate_limits.max_burst_size # output-only in Cloud Tasks: informational
+    max_attempts              = q.retry.max_attempts
+    min_backoff               = "${q.retry.min_backoff_s}s"
+    max_backoff               = "${q.retry.max_backoff_s}s"
+    max_doublings             = q.retry.max_doublings
+    max_retry_duration        = "${q.retry.max_retry_duration_s}s"
+    consumers                 = [for n, f in local.raw_functions : n if f.trigger.type == "queue" && try(f.trigger.queue, "") == id]
+  } }
+
+  schedules = { for id, s in local.raw_schedules : id => {
+    description      = s.description
+    schedule         = s.cron
+    time_zone        = try(s.time_zone, "Etc/UTC")
+    function         = s.target.function
+    body             = jsonencode(try(s.target.body, {}))
+    attempt_deadline = "${min(1800, max(15, local.raw_functions[s.target.function].runtime.timeout_s))}s"
+  } }
+
+  # Identities that call the functions (not the functions' own accounts): each exists only when
+  # something needs it, and may invoke only the functions listed.
+  invokers = { for k, v in {
+    push      = { account_id = "cf-invoker-push", functions = distinct([for s in values(local.subscriptions) : s.function]) }
+    scheduler = { account_id = "cf-invoker-scheduler", functions = local.schedule_targets }
+    tasks     = { account_id = "cf-invoker-tasks", functions = [for n, f in local.raw_functions : n if f.trigger.type == "queue"] }
+  } : k => v if length(v.functions) > 0 }
+
+  # Who may invoke what: the invokers above, and each storage-triggered function's own account
+  # (it is its Eventarc trigger's account).
+  invoker_grants = merge(
+    merge([for k, v in local.invokers : { for fn in v.functions : "${k}/${fn}" => { identity = k, function = fn } }]...),
+    { for n, f in local.raw_functions : "self/${n}" => { identity = "self", function = n } if f.trigger.type == "storage" },
+  )
+  public_functions = [for n, k in local.kinds : n if k.public]
+  secret_readers   = [for n, f in local.functions : n if length(f.secret_environment) > 0]
+
+  # Flattened grants, one for_each entry each.
+  project_role_grants = merge([for n, f in local.functions : { for r in f.project_roles : "${n}/${r}" => { function = n, role = r } }]...)
+  topic_publishers    = merge([for n, f in local.functions : { for t in f.publishes : "${n}/${t}" => { function = n, topic = t } }]...)
+  queue_enqueuers     = merge([for n, f in local.functions : { for q in f.enqueues : "${n}/${q}" => { function = n, queue = q } }]...)
+  bucket_grants = merge(flatten([for n, f in local.functions : [
+    for b, roles in f.bucket_roles : { for r in roles : "${n}/${b}/${r}" => { function = n, bucket = b, role = r } }
+  ]])...)
+
+  firestore = {
+    collection = local.code.collection
+    # The sweeper's query: status in [...] and updated_at < cutoff (DocumentStore.stale_candidates).
+    sweeper_index = [
+      { field_path = "status", order = "ASCENDING" },
+      { field_path = "updated_at", order = "ASCENDING" },
+    ]
+    # A record is kept as long as the longest-kept bucket keeps its outputs, counted from its last change.
+    ttl_field             = "updated_at"
+    ttl_expiration_offset = "${max([for b in values(local.raw_buckets) : b.retention_days]...) * 86400}s"
+    vector                = local.code.vector
+  }
+
+  # The deployed archive: functions/, lib/ (without the spec, replaced by the one Terraform read)
+  # and requirements.txt. Text files only (archive_file takes their content).
+  spec_in_archive = "lib/contentflow/pipeline.yaml"
+  source_files = sort(concat(
+    ["requirements.txt"],
+    tolist(fileset(var.source_root, "functions/**/*.py")),
+    [for p in fileset(var.source_root, "lib/**/*.{py,yaml,yml,json,txt,typed}") : p if p != local.spec_in_archive],
+  ))
+
+  step_statuses = { for s in local.steps : s.name => { function = s.function, status = s.status, stuck_after_s = s.stuck_after_s } }
+}

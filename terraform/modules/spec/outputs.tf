@@ -1,0 +1,141 @@
+output "spec_version" {
+  description = "The spec's format version (this module reads version 1)."
+  value       = local.spec.version
+
+  precondition {
+    condition     = local.spec.version == 1
+    error_message = "This Terraform reads pipeline spec version 1."
+  }
+}
+
+output "functions" {
+  description = "Function name => everything its deployment needs: service name, account id, trigger, sizing, environment, and the topics, queues and buckets it may use."
+  value       = local.functions
+
+  precondition {
+    condition     = length(distinct([for f in values(local.functions) : f.service_name])) == length(local.functions)
+    error_message = "Two functions map to the same service name (underscores become hyphens)."
+  }
+  precondition {
+    condition     = length(distinct(concat([for f in values(local.functions) : f.account_id], [for i in values(local.invokers) : i.account_id], ["cf-build"]))) == length(local.functions) + length(local.invokers) + 1
+    error_message = "Two service accounts would get the same account id (ids are cut to 30 characters)."
+  }
+  precondition {
+    condition     = alltrue([for f in values(local.functions) : contains(f.project_roles, "roles/eventarc.eventReceiver") if f.trigger_type == "storage"])
+    error_message = "A storage-triggered function's own account is its Eventarc trigger's account: list roles/eventarc.eventReceiver in its project_roles."
+  }
+  precondition {
+    condition     = length(setintersection(toset(flatten([for f in values(local.functions) : f.project_roles])), toset(["roles/owner", "roles/editor", "roles/viewer"]))) == 0
+    error_message = "Primitive roles (owner, editor, viewer) are not allowed."
+  }
+}
+
+output "function_urls" {
+  description = "Function name => its HTTPS URL (https://REGION-PROJECT.cloudfunctions.net/NAME), known before deployment; given to every function as CONTENTFLOW_FUNCTION_URLS."
+  value       = local.function_urls
+}
+
+output "buckets" {
+  description = "Bucket id => real name (\"<project_id>-<id>\"), retention, versioning and whether it is an ingest (storage trigger) bucket."
+  value       = local.buckets
+}
+
+output "topics" {
+  description = "Topic id => role (pipeline or dead_letter) and dead-letter topic."
+  value       = local.topics
+}
+
+output "subscriptions" {
+  description = "\"<topic>--<function>\" => the push subscription that delivers the topic to the function, with the spec's delivery policy."
+  value       = local.subscriptions
+}
+
+output "queues" {
+  description = "Queue id => rate limits, retry configuration and consumer functions."
+  value       = local.queues
+}
+
+output "schedules" {
+  description = "Schedule id => cron, time zone, target function and body."
+  value       = local.schedules
+}
+
+output "invokers" {
+  description = "Invoker identity (push, scheduler, tasks) => account id and the functions it may invoke."
+  value       = local.invokers
+}
+
+output "invoker_grants" {
+  description = "\"<identity>/<function>\" => an identity (push, scheduler, tasks, or self: a storage-triggered function's own account) that may invoke a function."
+  value       = local.invoker_grants
+}
+
+output "public_functions" {
+  description = "HTTP functions no schedule calls: reachable from the internet (ingress ALLOW_ALL), behind IAM and the API key."
+  value       = local.public_functions
+}
+
+output "secret_readers" {
+  description = "Functions that read the API key secret."
+  value       = local.secret_readers
+}
+
+output "step_functions" {
+  description = "Functions that run a pipeline step."
+  value       = local.step_functions
+}
+
+output "project_role_grants" {
+  description = "\"<function>/<role>\" => project-level role of a function's own account (the spec's project_roles)."
+  value       = local.project_role_grants
+}
+
+output "topic_publishers" {
+  description = "\"<function>/<topic>\" => a function's right to publish to one topic, derived from the wiring."
+  value       = local.topic_publishers
+}
+
+output "queue_enqueuers" {
+  description = "\"<function>/<queue>\" => a function's right to enqueue on one queue, derived from the wiring."
+  value       = local.queue_enqueuers
+}
+
+output "bucket_grants" {
+  description = "\"<function>/<bucket>/<role>\" => a bucket-level role of a function's account, derived from the wiring."
+  value       = local.bucket_grants
+}
+
+output "dead_letter_topics" {
+  description = "Ids of the dead-letter topics."
+  value       = local.dead_letter_topics
+}
+
+output "steps" {
+  description = "Step name => function, status and stuck_after_s, in the spec's order (a map: order is in step_names)."
+  value       = local.step_statuses
+}
+
+output "step_names" {
+  description = "Step names in order."
+  value       = local.step_names
+}
+
+output "firestore" {
+  description = "Firestore layout the code relies on: collection, the sweeper's composite index, the TTL field and offset, the vector index."
+  value       = local.firestore
+}
+
+output "code_facts" {
+  description = "Names fixed by the code (output topic, collection, API key secret): checked against lib/ by the tests."
+  value       = local.code
+}
+
+output "source_files" {
+  description = "Paths (relative to source_root) packaged into the function source archive, besides the spec itself."
+  value       = local.source_files
+}
+
+output "spec_in_archive" {
+  description = "Where the spec Terraform read is placed in the archive (the functions load it from there)."
+  value       = local.spec_in_archive
+}
