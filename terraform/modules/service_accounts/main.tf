@@ -1,0 +1,42 @@
+# One service account per function (its run-time identity), one per invoker (who may call which
+# function) and one for building the functions' images. Only the spec's project_roles are granted
+# at project level; everything narrower is granted on the resource (topic, bucket, queue, secret).
+
+resource "google_service_account" "function" {
+  for_each = var.functions
+
+  project      = var.project_id
+  account_id   = each.value.account_id
+  display_name = "contentflow function ${each.key}"
+  description  = substr(each.value.description, 0, 256)
+}
+
+resource "google_service_account" "invoker" {
+  for_each = var.invokers
+
+  project      = var.project_id
+  account_id   = each.value.account_id
+  display_name = "contentflow ${each.key} invoker"
+  description  = "Calls ${join(", ", each.value.functions)}; nothing else."
+}
+
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "cf-build"
+  display_name = "contentflow function builds"
+  description  = "Cloud Build identity for the functions' images: reads the source archive, writes the image repository, writes build logs."
+}
+
+resource "google_project_iam_member" "function" {
+  for_each = var.project_role_grants
+
+  project = var.project_id
+  role    = each.value.role
+  member  = google_service_account.function[each.value.function].member
+}
+
+resource "google_project_iam_member" "build_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.build.member
+}

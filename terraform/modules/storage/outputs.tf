@@ -1,0 +1,14 @@
+output "names" {
+  description = "Bucket id => real bucket name."
+  value       = { for id, b in google_storage_bucket.bucket : id => b.name }
+}
+
+output "urls" {
+  description = "Bucket id => gs:// URL."
+  value       = { for id, b in google_storage_bucket.bucket : id => b.url }
+}
+
+output "grants" {
+  description = "Ids of the bucket-level grants (to order the functions after them)."
+  value       = [for g in google_storage_bucket_iam_member.grant : g.id]
+}

@@ -1,0 +1,226 @@
+"""The .tf files, parsed as HCL: every resource that stands for something in the spec iterates over
+a map of the spec module and takes its values from it, unchanged; no .tf names a pipeline
+resource; the security rules hold. Together with test_tf_spec_module.py (which checks those maps
+against the spec) this proves the deployed wiring is the spec's."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from contentflow import pipeline
+from contentflow.spec import load_spec_file
+
+from .support import SPEC_PATH, TF_DIR, attr, blocks, dynamic_blocks, terraform_binary, terraform_env
+
+SPEC = load_spec_file(SPEC_PATH)
+
+# module, resource type, resource name => (the module variable it iterates over, the spec module
+# output the root module passes to that variable).
+SPEC_DRIVEN = {
+    ("storage", "google_storage_bucket", "bucket"): ("buckets", "buckets"),
+    ("pubsub", "google_pubsub_topic", "topic"): ("topics", "topics"),
+    ("delivery", "google_pubsub_subscription", "push"): ("subscriptions", "subscriptions"),
+    ("tasks", "google_cloud_tasks_queue", "queue"): ("queues", "queues"),
+    ("scheduler", "google_cloud_scheduler_job", "job"): ("schedules", "schedules"),
+    ("functions", "google_cloudfunctions2_function", "function"): ("functions", "functions"),
+    ("service_accounts", "google_service_account", "function"): ("functions", "functions"),
+    ("service_accounts", "google_service_account", "invoker"): ("invokers", "invokers"),
+    ("service_accounts", "google_project_iam_member", "function"): ("project_role_grants", "project_role_grants"),
+    ("pubsub", "google_pubsub_topic_iam_member", "publisher"): ("publishers", "topic_publishers"),
+    ("storage", "google_storage_bucket_iam_member", "grant"): ("grants", "bucket_grants"),
+    ("tasks", "google_cloud_tasks_queue_iam_member", "enqueuer"): ("enqueuers", "queue_enqueuers"),
+    ("functions", "google_cloud_run_v2_service_iam_member", "invoker"): ("invoker_grants", "invoker_grants"),
+}
+
+
+def _call(terraform_hcl, module: str) -> dict:
+    calls = {name: body for name, body in terraform_hcl.module_calls().items() if attr(body, "source") == f"./modules/{module}"}
+    assert len(calls) == 1, f"the root module calls ./modules/{module} {len(calls)} times"
+    return next(iter(calls.values()))
+
+
+def test_spec_driven_resources_iterate_over_the_spec_module(terraform_hcl):
+    for (module, rtype, name), (variable, output) in SPEC_DRIVEN.items():
+        res = terraform_hcl.resource(module, rtype, name)
+        assert attr(res.body, "for_each") == f"${{var.{variable}}}", f"{rtype}.{name} must iterate over var.{variable}"
+        assert attr(_call(terraform_hcl, module), variable) == f"${{module.spec.{output}}}", \
+            f"module {module}: {variable} must be module.spec.{output}"
+    spec_call = _call(terraform_hcl, "spec")
+    assert attr(spec_call, "spec_path") == "${local.spec_path}"
+    assert "lib/contentflow/pipeline.yaml" in terraform_hcl.files[TF_DIR / "main.tf"]["locals"][0]["spec_path"][0]
+
+
+def test_each_kind_of_spec_resource_is_created_in_one_place_only(terraform_hcl):
+    """A second bucket, topic, function ... resource would be one the spec does not know."""
+    for (module, rtype, name) in SPEC_DRIVEN:
+        if rtype.endswith("_iam_member") or rtype in {"google_storage_bucket", "google_service_account"}:
+            continue  # grants to agents and invokers; the source bucket and the build account (below)
+        same = [r for r in terraform_hcl.resources() if r.type == rtype and r.kind == "resource"]
+        assert [(r.module, r.name) for r in same] == [(module, name)], rtype
+    buckets = [(r.module, r.name) for r in terraform_hcl.resources() if r.type == "google_storage_bucket"]
+    assert sorted(buckets) == [("source", "source"), ("storage", "bucket")]
+
+
+def test_function_settings_are_passed_through_unchanged(terraform_hcl):
+    fn = terraform_hcl.resource("functions", "google_cloudfunctions2_function", "function").body
+    build = blocks(fn, "build_config")[0]
+    service = blocks(fn, "service_config")[0]
+    expected = [
+        (build, "entry_point", "${each.value.entry_point}"),
+        (build, "runtime", "${each.value.runtime}"),
+        (build, "environment_variables", "${each.value.build_environment}"),
+        (service, "available_memory", "${each.value.available_memory}"),
+        (service, "available_cpu", "${each.value.available_cpu}"),
+        (service, "max_instance_request_concurrency", "${each.value.concurrency}"),
+        (service, "timeout_seconds", "${each.value.timeout_seconds}"),
+        (service, "max_instance_count", "${each.value.max_instances}"),
+        (service, "min_instance_count", "${each.value.min_instances}"),
+        (service, "ingress_settings", "${each.value.ingress}"),
+        (service, "environment_variables", "${each.value.environment}"),
+        (service, "service_account_email", "${var.service_account_emails[each.key]}"),
+    ]
+    for body, key, value in expected:
+        assert attr(body, key) == value, key
+    assert attr(fn, "name") == "${each.value.service_name}"
+    storage = blocks(blocks(build, "source")[0], "storage_source")[0]
+    assert (attr(storage, "bucket"), attr(storage, "object")) == ("${var.source_bucket}", "${var.source_object}")
+    # Own account: each function's service_account_email is its own account's, created per function.
+    call = _call(terraform_hcl, "functions")
+    assert attr(call, "service_account_emails") == "${module.service_accounts.function_emails}"
+    sa = terraform_hcl.resource("service_accounts", "google_service_account", "function").body
+    assert attr(sa, "account_id") == "${each.value.account_id}"
+    # Secrets as secret env vars, never plain ones.
+    secret = dynamic_blocks(service, "secret_environment_variables")[0]
+    assert attr(secret, "for_each") == "${each.value.secret_environment}"
+
+
+def test_triggers_are_of_the_spec_kind(terraform_hcl):
+    fn = terraform_hcl.resource("functions", "google_cloudfunctions2_function", "function").body
+    trigger = dynamic_blocks(fn, "event_trigger")[0]
+    assert attr(trigger, "for_each").startswith('${each.value.trigger_type == "storage" ?')  # only storage triggers
+    content = blocks(trigger, "content")[0]
+    assert attr(content, "event_type") == "${event_trigger.value.storage_event}"
+    assert attr(content, "service_account_email") == "${var.service_account_emails[each.key]}"
+    assert attr(content, "retry_policy") == "RETRY_POLICY_RETRY"
+    event_filter = blocks(content, "event_filters")[0]
+    assert (attr(event_filter, "attribute"), attr(event_filter, "value")) == ("bucket", "${var.bucket_names[event_trigger.value.trigger_bucket]}")
+
+    sub = terraform_hcl.resource("delivery", "google_pubsub_subscription", "push").body
+    assert attr(sub, "topic") == "${var.topic_ids[each.value.topic]}"
+    push = blocks(sub, "push_config")[0]
+    assert attr(push, "push_endpoint") == "${var.function_uris[each.value.function]}"
+    oidc = blocks(push, "oidc_token")[0]
+    assert attr(oidc, "audience") == "${var.function_uris[each.value.function]}"
+    retry = blocks(sub, "retry_policy")[0]
+    assert (attr(retry, "minimum_backoff"), attr(retry, "maximum_backoff")) == ("${each.value.minimum_backoff}", "${each.value.maximum_backoff}")
+    assert attr(sub, "ack_deadline_seconds") == "${each.value.ack_deadline_seconds}"
+    dlq = dynamic_blocks(sub, "dead_letter_policy")[0]
+    dlq_content = blocks(dlq, "content")[0]
+    assert attr(dlq_content, "max_delivery_attempts") == "${each.value.max_delivery_attempts}"
+    assert attr(dlq_content, "dead_letter_topic") == "${var.topic_ids[dead_letter_policy.value]}"
+
+    job = terraform_hcl.resource("scheduler", "google_cloud_scheduler_job", "job").body
+    target = blocks(job, "http_target")[0]
+    assert attr(target, "uri") == "${var.function_uris[each.value.function]}"
+    assert attr(blocks(target, "oidc_token")[0], "service_account_email") == "${var.scheduler_service_account_email}"
+    assert attr(job, "schedule") == "${each.value.schedule}"
+
+    queue = terraform_hcl.resource("tasks", "google_cloud_tasks_queue", "queue").body
+    limits = blocks(queue, "rate_limits")[0]
+    assert attr(limits, "max_dispatches_per_second") == "${each.value.max_dispatches_per_second}"
+    retry = blocks(queue, "retry_config")[0]
+    for key in ("max_attempts", "max_retry_duration", "min_backoff", "max_backoff", "max_doublings"):
+        assert attr(retry, key) == f"${{each.value.{key}}}", key
+
+
+def test_no_tf_file_names_a_pipeline_resource():
+    """Ids of buckets, topics, queues, schedules, functions and the code's fixed names appear only in
+    the spec module (as facts checked against the code), never as literals elsewhere."""
+    names = set(SPEC.buckets) | set(SPEC.topics) | set(SPEC.queues) | set(SPEC.schedules) | set(SPEC.functions)
+    names |= {n.replace("_", "-") for n in SPEC.functions} | {pipeline.OUTPUT_TOPIC, "documents", "contentflow-api-key"}
+    offenders = []
+    for path in TF_DIR.rglob("*.tf"):
+        if "spec" in path.relative_to(TF_DIR).parts[:2] or ".terraform" in path.parts:
+            continue
+        text = path.read_text()
+        for name in names:
+            if re.search(rf'"{re.escape(name)}"', text):
+                offenders.append(f"{path.relative_to(TF_DIR)}: \"{name}\"")
+    assert not offenders, offenders
+
+
+def test_no_primitive_roles_no_public_members(terraform_hcl):
+    roles, members = [], []
+    for r in terraform_hcl.resources():
+        if r.type.endswith(("_iam_member", "_iam_binding", "_iam_policy")):
+            assert r.type.endswith("_iam_member"), f"{r.type}.{r.name}: only additive grants (iam_member)"
+            roles.append((r, attr(r.body, "role")))
+            members.append((r, attr(r.body, "member")))
+    assert roles
+    for r, role in roles:
+        assert role not in {"roles/owner", "roles/editor", "roles/viewer"}, r
+        assert role.startswith("roles/") or role == "${each.value.role}", (r.type, r.name, role)
+    for r, member in members:
+        assert "allUsers" not in member and "allAuthenticatedUsers" not in member, (r.type, r.name)
+    # Project-wide grants: the spec's project_roles, plus exactly these for Google's own agents/builds.
+    project_level = {attr(r.body, "role") for r in terraform_hcl.resources() if r.type == "google_project_iam_member"}
+    assert project_level == {"${each.value.role}", "roles/logging.logWriter", "roles/pubsub.publisher", "roles/eventarc.serviceAgent"}
+
+
+def test_access_grants_are_on_single_resources(terraform_hcl):
+    """Topics, buckets, queues and the secret are granted on the resource, never project-wide."""
+    expected = {
+        ("pubsub", "google_pubsub_topic_iam_member", "publisher"): "roles/pubsub.publisher",
+        ("tasks", "google_cloud_tasks_queue_iam_member", "enqueuer"): "roles/cloudtasks.enqueuer",
+        ("secrets", "google_secret_manager_secret_iam_member", "accessor"): "roles/secretmanager.secretAccessor",
+        ("delivery", "google_pubsub_subscription_iam_member", "dead_letter_ack"): "roles/pubsub.subscriber",
+        ("pubsub", "google_pubsub_topic_iam_member", "dead_letter_forwarding"): "roles/pubsub.publisher",
+    }
+    for (module, rtype, name), role in expected.items():
+        assert attr(terraform_hcl.resource(module, rtype, name).body, "role") == role
+    forwarding = terraform_hcl.resource("pubsub", "google_pubsub_topic_iam_member", "dead_letter_forwarding").body
+    assert attr(forwarding, "member") == "${var.pubsub_agent_member}"
+    assert attr(_call(terraform_hcl, "pubsub"), "pubsub_agent_member") == "${module.project.agents.pubsub}"
+
+
+def test_variables_are_typed_and_described(terraform_hcl):
+    for path, doc in terraform_hcl.files.items():
+        for block in doc.get("variable", []):
+            for name, body in block.items():
+                assert attr(body, "type") is not None, f"{path.relative_to(TF_DIR)}: variable {name} has no type"
+                assert attr(body, "description"), f"{path.relative_to(TF_DIR)}: variable {name} has no description"
+        for block in doc.get("output", []):
+            for name, body in block.items():
+                assert attr(body, "description"), f"{path.relative_to(TF_DIR)}: output {name} has no description"
+
+
+def test_every_module_pins_its_providers():
+    for versions in [TF_DIR / "versions.tf", *sorted((TF_DIR / "modules").glob("*/versions.tf"))]:
+        text = versions.read_text()
+        assert "required_version" in text, versions
+        for provider in re.findall(r'source\s*=\s*"hashicorp/([a-z-]+)"', text):
+            assert re.search(rf'source\s*=\s*"hashicorp/{provider}"\s*\n\s*version\s*=\s*">= [0-9.]+, < [0-9.]+"', text), (versions, provider)
+    assert "hashicorp/google-beta" in (TF_DIR / "versions.tf").read_text()
+    modules = sorted(p.name for p in (TF_DIR / "modules").iterdir() if p.is_dir())
+    assert all((TF_DIR / "modules" / m / "versions.tf").exists() for m in modules)
+    assert "required_providers" not in (TF_DIR / "modules" / "spec" / "versions.tf").read_text()
+
+
+def test_terraform_fmt_check(tmp_path):
+    proc = subprocess.run([terraform_binary(), "fmt", "-check", "-recursive", "-diff", str(TF_DIR)],
+                          env=terraform_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"terraform fmt -check failed:\n{proc.stdout}{proc.stderr}"
+
+
+@pytest.mark.parametrize("tfvars", sorted((TF_DIR / "examples").glob("*.tfvars")), ids=lambda p: p.name)
+def test_examples_set_only_declared_variables(terraform_hcl, tfvars):
+    import hcl2
+
+    declared = {name for block in terraform_hcl.files[TF_DIR / "variables.tf"]["variable"] for name in block}
+    with tfvars.open() as fh:
+        given = set(hcl2.load(fh))
+    assert given and given <= declared, given - declared
+    assert {"project_id", "region"} <= given
