@@ -26,6 +26,14 @@ def _bar(done: int, total: int, width: int = 30) -> str:
     return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
+def _kind(mime: str | None) -> str:
+    """A short name for a MIME type (docx, not application/vnd.openxmlformats-...)."""
+    if not mime:
+        return ""
+    ext = mimetypes.guess_extension(mime)
+    return ext.lstrip(".") if ext else mime.split("/")[-1][:12]
+
+
 def _short(text: str | None, n: int) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= n else text[: n - 1] + "…"
@@ -144,7 +152,7 @@ def _table(names: dict[str, str], docs: dict[str, dict]) -> None:
         if d.get("created_at") and d["status"] in ("done", "failed"):
             seconds = f"{(d['updated_at'] - d['created_at']).total_seconds():.2f}"
         result = (d.get("error") or {}).get("reason") if d["status"] == "failed" else (ex.get("title") or d.get("preview"))
-        rows.append((_short(name, 34), d["status"], ex.get("mime_type", ""), str(ex.get("word_count", "")),
+        rows.append((_short(name, 34), d["status"], _kind(ex.get("mime_type")), str(ex.get("word_count", "")),
                      str(ex.get("page_count") or ""), ex.get("language") or "", seconds, _short(result, 48)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for i, row in enumerate(rows):
