@@ -11,7 +11,7 @@ locals {
   apis = distinct(concat(
     [
       "artifactregistry.googleapis.com", "cloudbuild.googleapis.com", "cloudfunctions.googleapis.com",
-      "cloudscheduler.googleapis.com", "cloudtasks.googleapis.com", "eventarc.googleapis.com",
+      "cloudresourcemanager.googleapis.com", "cloudscheduler.googleapis.com", "cloudtasks.googleapis.com", "eventarc.googleapis.com",
       "firestore.googleapis.com", "iam.googleapis.com", "logging.googleapis.com", "monitoring.googleapis.com",
       "pubsub.googleapis.com", "run.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com",
     ],

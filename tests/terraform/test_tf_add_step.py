@@ -9,7 +9,7 @@ import yaml
 from contentflow import pipeline
 from contentflow.spec import parse_spec
 
-from .support import SPEC_PATH, TF_DIR, evaluate_spec_module, tree_digest
+from .support import PROJECT_ID, SPEC_PATH, TF_DIR, evaluate_spec_module, tree_digest
 
 
 def _spec_with_summarise_step() -> dict:
@@ -67,3 +67,28 @@ def test_a_new_step_reaches_terraform_with_no_tf_edit(tmp_path):
     assert "summarise" in out["step_functions"]  # gets a step latency alert
     assert out["steps"]["summarise"]["status"] == "summarising"
     assert "summarise" in out["function_urls"]
+
+
+def test_a_step_moved_to_a_queue_gets_tasks_wiring(tmp_path):
+    """analyse triggered by the model-calls queue instead of its topic: the queue gets a consumer
+    and the tasks invoker, the steps that hand on to it may enqueue and say which account the
+    tasks' tokens are for, and its push subscription disappears."""
+    raw = yaml.safe_load(SPEC_PATH.read_text())
+    raw["functions"]["analyse"]["trigger"] = {"type": "queue", "queue": "model-calls"}
+    parse_spec(raw)
+    spec_copy = tmp_path / "pipeline.yaml"
+    spec_copy.write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = evaluate_spec_module(tmp_path / "tf", spec_path=spec_copy)
+
+    assert out["queues"]["model-calls"]["consumers"] == ["analyse"]
+    assert out["invokers"]["tasks"]["functions"] == ["analyse"]
+    assert ("tasks", "analyse") in {(g["identity"], g["function"]) for g in out["invoker_grants"].values()}
+    assert not any(s["function"] == "analyse" for s in out["subscriptions"].values())
+    enqueuers = {(g["function"], g["queue"]) for g in out["queue_enqueuers"].values()}
+    assert enqueuers == {("extract", "model-calls"), ("sweeper", "model-calls")}
+    tasks_account = f"{out['invokers']['tasks']['account_id']}@{PROJECT_ID}.iam.gserviceaccount.com"
+    for name, fn in out["functions"].items():
+        expected = tasks_account if name in {"extract", "sweeper"} else None
+        assert fn["environment"].get("CONTENTFLOW_TASKS_SERVICE_ACCOUNT") == expected, name
+    assert out["functions"]["analyse"]["trigger_queue"] == "model-calls"
+    assert out["functions"]["analyse"]["ingress"] == "ALLOW_INTERNAL_ONLY"

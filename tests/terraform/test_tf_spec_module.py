@@ -71,7 +71,14 @@ def test_runtime_environment(spec_outputs):
     for name, fn in spec_outputs["functions"].items():
         env = fn["environment"]
         assert env["CONTENTFLOW_PROJECT_ID"] == PROJECT_ID
+        assert env["CONTENTFLOW_REGION"] == REGION
         assert env["PYTHONPATH"] == "lib"
+        # Every CONTENTFLOW_ variable is a Settings field (pydantic-settings ignores unknown ones).
+        prefix = Settings.model_config["env_prefix"]
+        for key in [*env, *fn["secret_environment"]]:
+            if key.startswith(prefix):
+                assert key[len(prefix):].lower() in Settings.model_fields, key
+        assert "CONTENTFLOW_TASKS_SERVICE_ACCOUNT" not in env  # no queue-triggered step in the shipped spec
         assert json.loads(env["CONTENTFLOW_FUNCTION_URLS"]) == urls
         assert urls[name] == f"https://{REGION}-{PROJECT_ID}.cloudfunctions.net/{name.replace('_', '-')}"
 

@@ -65,6 +65,8 @@ locals {
     [for s in local.steps : local.next_step[s.name] if s.function == n && local.next_step[s.name] != ""],
   )) }
 
+  hands_on_queues = { for n, steps in local.hands_on_to : n => distinct([for s in steps : local.step_trigger[s].queue if local.step_trigger[s].type == "queue"]) }
+
   kebab        = { for n in keys(local.raw_functions) : n => replace(n, "_", "-") }
   account_base = { for n, k in local.kebab : n => "cf-${k}" }
 
@@ -91,17 +93,24 @@ locals {
     build_environment = {
       GOOGLE_FUNCTION_SOURCE = f.source # the buildpack loads this file instead of main.py
     }
-    environment = {
-      CONTENTFLOW_PROJECT_ID    = var.project_id
-      CONTENTFLOW_FUNCTION_URLS = jsonencode(local.function_urls)
-      PYTHONPATH                = "lib" # relative to the app root (/workspace), the working directory
-    }
+    environment = merge(
+      {
+        CONTENTFLOW_PROJECT_ID    = var.project_id
+        CONTENTFLOW_REGION        = var.region # where the Cloud Tasks queues are
+        CONTENTFLOW_FUNCTION_URLS = jsonencode(local.function_urls)
+        PYTHONPATH                = "lib" # relative to the app root (/workspace), the working directory
+      },
+      # A function that creates tasks names the account whose OIDC token the tasks carry.
+      length(local.hands_on_queues[n]) > 0 && contains(keys(local.invokers), "tasks") ? {
+        CONTENTFLOW_TASKS_SERVICE_ACCOUNT = local.invoker_emails.tasks
+      } : {},
+    )
     secret_environment = local.kinds[n].public ? { (local.code.api_key_env) = local.code.api_key_secret } : {}
     publishes = distinct(concat(
       [for s in local.hands_on_to[n] : local.step_trigger[s].topic if local.step_trigger[s].type == "pubsub"],
       local.kinds[n].step || local.kinds[n].dead_letter_reader ? [local.code.output_topic] : [],
     ))
-    enqueues = distinct([for s in local.hands_on_to[n] : local.step_trigger[s].queue if local.step_trigger[s].type == "queue"])
+    enqueues = local.hands_on_queues[n]
     bucket_roles = merge(
       local.kinds[n].public ? { for b in local.ingest_buckets : b => ["roles/storage.objectCreator", "roles/storage.objectViewer", "roles/storage.legacyBucketReader"] } : {},
       n == local.steps[0].function ? merge(
@@ -178,6 +187,9 @@ locals {
   )
   public_functions = [for n, k in local.kinds : n if k.public]
   secret_readers   = [for n, f in local.functions : n if length(f.secret_environment) > 0]
+
+  # Known before the accounts exist (an account's email is <id>@<project>.iam.gserviceaccount.com).
+  invoker_emails = { for k, v in local.invokers : k => "${v.account_id}@${var.project_id}.iam.gserviceaccount.com" }
 
   # Flattened grants, one for_each entry each.
   project_role_grants = merge([for n, f in local.functions : { for r in f.project_roles : "${n}/${r}" => { function = n, role = r } }]...)
