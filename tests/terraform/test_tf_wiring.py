@@ -224,3 +224,15 @@ def test_examples_set_only_declared_variables(terraform_hcl, tfvars):
         given = set(hcl2.load(fh))
     assert given and given <= declared, given - declared
     assert {"project_id", "region"} <= given
+
+
+def test_readmes_document_every_input_and_output(terraform_hcl):
+    folders = [TF_DIR, *sorted(p for p in (TF_DIR / "modules").iterdir() if p.is_dir())]
+    for folder in folders:
+        readme = (folder / "README.md").read_text()
+        for kind in ("variable", "output"):
+            path = folder / ("variables.tf" if kind == "variable" else "outputs.tf")
+            names = [n for block in terraform_hcl.files[path].get(kind, []) for n in block]
+            assert names, path
+            missing = [n for n in names if f"`{n}`" not in readme]
+            assert not missing, f"{folder.relative_to(TF_DIR.parent)}/README.md does not document {kind}s {missing}"
