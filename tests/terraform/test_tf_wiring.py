@@ -236,3 +236,103 @@ def test_readmes_document_every_input_and_output(terraform_hcl):
             assert names, path
             missing = [n for n in names if f"`{n}`" not in readme]
             assert not missing, f"{folder.relative_to(TF_DIR.parent)}/README.md does not document {kind}s {missing}"
+
+
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(key) if isinstance(key, str) and "${" in key else ()
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+def test_references_resolve(terraform_hcl):
+    """What `terraform validate` would catch first, offline: every var., local., module., data. and
+    resource reference names something declared in its module; every module call passes only
+    declared variables and all required ones; every module output the root reads exists."""
+    folders = [TF_DIR, *sorted(p for p in (TF_DIR / "modules").iterdir() if p.is_dir())]
+    declared_outputs = {}
+    declared_variables = {}
+    for folder in folders:
+        docs = [doc for path, doc in terraform_hcl.files.items() if path.parent == folder]
+        variables = {n: b for doc in docs for block in doc.get("variable", []) for n, b in block.items()}
+        declared_variables[folder.name] = variables
+        declared_outputs[folder.name] = {n for doc in docs for block in doc.get("output", []) for n in block}
+    for folder in folders:
+        docs = [doc for path, doc in terraform_hcl.files.items() if path.parent == folder]
+        variables = declared_variables[folder.name]
+        local_names = {n for doc in docs for block in doc.get("locals", []) for n in block}
+        resources = {f"{t}.{n}" for doc in docs for block in doc.get("resource", []) for t, insts in block.items() for n in insts}
+        data = {f"{t}.{n}" for doc in docs for block in doc.get("data", []) for t, insts in block.items() for n in insts}
+        calls = {n: b for doc in docs for block in doc.get("module", []) for n, b in block.items()}
+        where = folder.relative_to(TF_DIR.parent)
+        for text in (s for doc in docs for s in _strings(doc) if "${" in s):  # expressions, not descriptions
+            for name in re.findall(r"\bvar\.(\w+)", text):
+                assert name in variables, f"{where}: var.{name} is not declared"
+            for name in re.findall(r"\blocal\.(\w+)", text):
+                assert name in local_names, f"{where}: local.{name} is not defined"
+            for name in re.findall(r"\bdata\.(\w+\.\w+)", text):
+                assert name in data, f"{where}: data.{name} is not declared"
+            for call, output in re.findall(r"\bmodule\.(\w+)\.(\w+)", text):
+                assert call in calls, f"{where}: module.{call} is not called"
+                target = attr(calls[call], "source").rsplit("/", 1)[-1]
+                assert output in declared_outputs[target], f"{where}: module.{call} has no output {output}"
+            for name in re.findall(r"(?<![\w.])((?:google|archive|time)_\w+\.\w+)", text):
+                assert name in resources or name.split(".")[0] in {"google_project"}, f"{where}: {name} is not declared"
+        for call, body in calls.items():
+            target = attr(body, "source").rsplit("/", 1)[-1]
+            wanted = declared_variables[target]
+            given = {k for k in body if not k.startswith("__") and k not in {"source", "depends_on", "providers", "count", "for_each"}}
+            assert given <= set(wanted), f"{where}: module {call} gets undeclared {sorted(given - set(wanted))}"
+            required = {n for n, b in wanted.items() if "default" not in b}
+            assert required <= given, f"{where}: module {call} misses {sorted(required - given)}"
+
+
+def _object_attributes(type_expr: str) -> dict[str, str] | None:
+    """The attributes of a map(object({...})), list(object({...})) or object({...}) type."""
+    import ast
+
+    m = (re.fullmatch(r"\$\{(?:map|list)\(object\((\{.*\})\)\)\}", type_expr, re.S)
+         or re.fullmatch(r"\$\{object\((\{.*\})\)\}", type_expr, re.S))
+    return ast.literal_eval(m.group(1)) if m else None
+
+
+def test_spec_maps_fit_the_module_variables(terraform_hcl, spec_outputs):
+    """Each map the root passes from module.spec has every attribute the receiving variable's
+    object type requires, and every each.value.X a resource reads is declared in that type: what a
+    plan would reject, checked offline on the real spec module values."""
+    checked = 0
+    for call, body in terraform_hcl.module_calls().items():
+        module = attr(body, "source").rsplit("/", 1)[-1]
+        if module == "spec":
+            continue
+        variables = terraform_hcl.variables(module)
+        for name, value in body.items():
+            m = re.fullmatch(r"\$\{module\.spec\.(\w+)\}", str(attr(body, name)))
+            if not m or name not in variables:
+                continue
+            attrs = _object_attributes(attr(variables[name], "type"))
+            if attrs is None:
+                continue
+            required = {a for a, t in attrs.items() if not t.startswith("${optional(")}
+            out = spec_outputs[m.group(1)]
+            elements = out.values() if isinstance(out, dict) and attr(variables[name], "type").startswith("${map(") else out if isinstance(out, list) else [out]
+            for element in elements:
+                missing = required - set(element)
+                assert not missing, f"module.{call}.{name}: module.spec.{m.group(1)} lacks {sorted(missing)}"
+                checked += 1
+    assert checked > 20
+    for r in terraform_hcl.resources():
+        for_each = attr(r.body, "for_each")
+        m = re.fullmatch(r"\$\{var\.(\w+)\}", str(for_each)) if for_each else None
+        if not m or r.module == "root":
+            continue
+        attrs = _object_attributes(attr(terraform_hcl.variables(r.module)[m.group(1)], "type"))
+        if attrs is None:
+            continue
+        used = {a for s in _strings(r.body) for a in re.findall(r"\beach\.value\.(\w+)", s)}
+        assert used <= set(attrs), f"{r.module}: {r.type}.{r.name} reads {sorted(used - set(attrs))}, not in var.{m.group(1)}'s type"
