@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 DEFAULT_SPEC_PATH = Path(__file__).with_name("pipeline.yaml")
 
 ResourceId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,62}$")]
-FunctionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
+# Service account ids are "cf-<name>" and at most 30 characters: names stop at 27.
+FunctionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,26}$")]
 
 
 class SpecError(ValueError):

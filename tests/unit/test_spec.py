@@ -33,6 +33,7 @@ def test_shipped_spec_is_valid_and_chains_the_steps():
     (lambda d: d["schedules"]["sweeper"]["target"].update(function="extract"), "schedules.sweeper.target.function"),
     (lambda d: d["queues"]["model-calls"]["retry"].update(max_backoff_s=0.5), "queues.model-calls.retry"),
     (lambda d: d.update(surprise=1), "surprise"),
+    (lambda d: d["functions"].update(a_function_name_longer_than_27=d["functions"]["api"]), "functions.a_function_name_longer_than_27"),
 ])
 def test_broken_spec_is_refused_naming_the_field(raw, mutate, field):
     broken = copy.deepcopy(raw)
