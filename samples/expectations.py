@@ -6,11 +6,12 @@ local stack. Paths are relative to samples/. A case with `limits` holds only und
 overrides of ExtractionLimits (env CONTENTFLOW_EXTRACTION__<NAME>); a case marked `generated`
 is written by `make_corpus.py --big` into samples/hostile/generated/ (git-ignored).
 
-    import importlib.util, pathlib
-    spec = importlib.util.spec_from_file_location("expectations", pathlib.Path("samples/expectations.py"))
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("expectations", "samples/expectations.py")
+    expectations = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(expectations)
+    for case in expectations.CASES: ...
 """
-
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -59,15 +59,22 @@ def assemble(pages: list[str], max_chars: int) -> tuple[str, list[int], bool]:
     length = 0
     truncated = False
     for page in pages:
-        page = clean(page)
-        if parts:
-            length += len(PAGE_SEPARATOR)
-        starts.append(length)
-        room = max_chars - length
+        separator = len(PAGE_SEPARATOR) if parts else 0
+        room = max_chars - length - separator
+        if room <= 0:
+            truncated = True
+            break
+        # Cleaning at most doubles a text (a form feed becomes two newlines), so anything past
+        # twice the room is cut before: a 100 MB page is not copied five times to keep 10 MB.
+        raw_cut = len(page) > 2 * room + 1000
+        page = clean(page[: 2 * room + 1000] if raw_cut else page)
         if len(page) > room:
             cut = page.rfind(" ", max(0, room - 200), room)
-            page = page[: cut if cut > 0 else max(room, 0)].rstrip()
+            page = page[: cut if cut > 0 else room].rstrip()
             truncated = True
+        truncated = truncated or raw_cut
+        length += separator
+        starts.append(length)
         parts.append(page)
         length += len(page)
         if truncated:

@@ -176,6 +176,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._worker: Worker | None = None
         self.last_start_seconds: float | None = None
+        self.last_worker_memory: dict = {}  # the worker's rss/peak (MiB) after the last document
 
     def _get(self) -> Worker:
         if self._worker is None or self._worker.proc.poll() is not None:
@@ -198,6 +199,7 @@ class Sandbox:
             except UnreadableDocument:
                 self._worker = None  # already killed
                 raise
+            self.last_worker_memory = {k: v for k, v in reply.items() if k.endswith("_mib")}
             if reply.get("fatal"):
                 self._worker = None
                 worker.kill()  # it is exiting by itself; reap it and its children

@@ -6,9 +6,9 @@ a chunk taken from the middle of a table still says what each number means."""
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 import json
+import re
 import sys
 
 from contentflow.errors import UnreadableDocument
@@ -110,10 +110,14 @@ def _has_header(rows: list[list[str]], sample: str) -> bool:
 
 
 def parse_csv(data: bytes, *, mime: str, charset: str | None, limits, **_) -> Parsed:
-    source, encoding, warnings = text_format.decode(data, mime=mime, hint=charset)
+    # Rows render longer than they are written ("column: value"), so a prefix is enough.
+    source, encoding, warnings = text_format.decode(data, mime=mime, hint=charset,
+                                                    max_chars=limits.max_text_chars)
     sample = source[:65536]
     csv.field_size_limit(CSV_FIELD_LIMIT)
-    reader = csv.reader(io.StringIO(source), _dialect(sample, mime))
+    # Lines lazily from the string: io.StringIO would hold a second, 4-bytes-a-character copy.
+    lines_in = (m.group() for m in re.finditer(r"[^\n]*\n|[^\n]+$", source))
+    reader = csv.reader(lines_in, _dialect(sample, mime))
     lines: list[str] = []
     size = 0
     try:

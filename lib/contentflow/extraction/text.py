@@ -26,27 +26,36 @@ def _codec(name: str | None) -> str | None:
         return None
 
 
-def _strict(data: bytes, encoding: str, mime: str) -> str:
+def _decode(data: bytes, encoding: str, errors: str, final: bool) -> str:
+    # Incremental: with final=False a sequence cut at the end of a prefix is dropped, not an error.
+    return codecs.getincrementaldecoder(encoding)(errors).decode(data, final=final)
+
+
+def _strict(data: bytes, encoding: str, final: bool = True) -> str:
     try:
-        return data.decode(encoding)
+        return _decode(data, encoding, "strict", final)
     except UnicodeDecodeError as err:
         raise UnreadableDocument(
             f"invalid text encoding: not valid {encoding} at byte {err.start}") from None
 
 
 def decode(data: bytes, *, mime: str, hint: str | None = None,
-           sniff: bytes | None = None) -> tuple[str, str, list[str]]:
+           max_chars: int | None = None) -> tuple[str, str, list[str]]:
     """Returns (text, encoding, warnings). Order: BOM, UTF-8, declared charset (`hint`, e.g. from
-    the content type or an HTML meta tag), then charset-normalizer's best guess."""
+    the content type or an HTML meta tag), then charset-normalizer's best guess. With max_chars,
+    only the bytes that can hold that many characters (4 a character at most) are decoded."""
     warnings: list[str] = []
+    final = True
+    if max_chars and len(data) > 4 * max_chars + 4:
+        data, final = data[: 4 * max_chars + 4], False
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return _checked(_strict(data, encoding, mime), mime), encoding, warnings
+            return _checked(_strict(data, encoding, final), mime), encoding, warnings
     try:
-        return _checked(data.decode("utf-8"), mime), "utf-8", warnings
+        return _checked(_decode(data, "utf-8", "strict", final), mime), "utf-8", warnings
     except UnicodeDecodeError:
         pass
-    replaced = data.decode("utf-8", errors="replace")
+    replaced = _decode(data, "utf-8", "replace", final)
     bad = replaced.count("\ufffd")
     head = replaced[:1_000_000]
     multibyte = len(head) - len(head.encode("ascii", "ignore")) - head.count("\ufffd")
@@ -58,10 +67,11 @@ def decode(data: bytes, *, mime: str, hint: str | None = None,
         # encoding (decoding it as Latin-1 would turn every accent into mojibake).
         raise UnreadableDocument(
             f"invalid text encoding: damaged UTF-8 ({bad:,} invalid bytes in {len(data):,})")
+    del replaced, head
     encoding = _codec(hint)
     if encoding and encoding != "utf-8":
         try:
-            return _checked(data.decode(encoding), mime), encoding, warnings
+            return _checked(_decode(data, encoding, "strict", final), mime), encoding, warnings
         except UnicodeDecodeError:
             warnings.append(f"declared charset {hint} does not fit the bytes; detected instead")
     from charset_normalizer import from_bytes
@@ -69,7 +79,7 @@ def decode(data: bytes, *, mime: str, hint: str | None = None,
     best = from_bytes(data).best()
     if best is None:
         raise UnreadableDocument("invalid text encoding: no known text encoding fits the bytes")
-    return _checked(_strict(data, best.encoding, mime), mime), best.encoding, warnings
+    return _checked(_strict(data, best.encoding, final), mime), best.encoding, warnings
 
 
 def _checked(text: str, mime: str) -> str:
@@ -87,7 +97,7 @@ def markdown_title(text: str) -> str | None:
 
 
 def parse(data: bytes, *, mime: str, kind: str, charset: str | None, limits, **_) -> Parsed:
-    text, encoding, warnings = decode(data, mime=mime, hint=charset)
+    text, encoding, warnings = decode(data, mime=mime, hint=charset, max_chars=limits.max_text_chars)
     title = markdown_title(text) if kind == "markdown" else None
     return from_pages([text], extractor="builtin-text", max_chars=limits.max_text_chars, paged=False,
                       title=title, encoding=encoding, warnings=warnings)

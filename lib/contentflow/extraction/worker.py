@@ -112,6 +112,10 @@ def main() -> int:
         reply = handle(request, data)
         del data
         reply["rss_mib"] = round(_rss_mib(), 1)
+        # Peaks since the worker started (ru_maxrss is in KiB on Linux); children = tesseract.
+        reply["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        reply["children_peak_rss_mib"] = round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
         protocol.write_all(reply_fd, protocol.encode(reply))
         if reply.get("fatal"):
             return 0
