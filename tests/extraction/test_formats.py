@@ -13,6 +13,8 @@ from contentflow.extraction import dates
 from contentflow.extraction.language import detect_language
 from contentflow.extraction.text import decode
 
+from . import support  # noqa: F401  (puts samples/ on the path for the corpus builders)
+
 W_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 MC_NS = 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
 
@@ -56,7 +58,7 @@ def test_html_with_xml_declaration_and_no_article(extract):
 
 def test_sniffed_json_that_is_not_json_stays_text(extract):
     result = extract(b"[draft] meeting notes: bring the slides", "notes")
-    assert result.mime_type == "application/json" and "bring the slides" in result.text
+    assert result.mime_type == "text/plain" and "bring the slides" in result.text
 
 
 def test_json_rendering(extract):
@@ -102,6 +104,22 @@ def test_docx_with_only_empty_paragraphs(extract):
     with pytest.raises(UnreadableDocument) as failure:
         extract(_docx("<w:p/><w:p><w:r><w:t> </w:t></w:r></w:p>"), "a.docx")
     assert failure.value.reason == "no text found: the document has no text"
+
+
+def test_scanned_pdf_page_with_a_stamp_in_its_text_layer_is_ocred(extract):
+    from corpus.documents import render_lines  # samples/ is on the path (see support.py)
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    page = canvas.Canvas(out)
+    page.drawString(500, 20, "Page 7")  # the only text layer: a stamp
+    image = render_lines(["Invoice 4711 for the harbour crane"], size=28, width=900)
+    page.drawImage(ImageReader(image), 36, 600, image.width * 0.5, image.height * 0.5)
+    page.showPage()
+    page.save()
+    result = extract(out.getvalue(), "scan.pdf")
+    assert "Invoice 4711" in result.text and result.pages_ocred == 1
 
 
 @pytest.mark.parametrize("text, language", [

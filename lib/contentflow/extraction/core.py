@@ -109,7 +109,7 @@ def extract_document(
     text = parsed.text
     return Extraction(
         text=text,
-        mime_type=found.mime,
+        mime_type=parsed.mime or found.mime,
         extractor=parsed.extractor,
         content_sha256=hashlib.sha256(data).hexdigest(),
         word_count=count_words(text),

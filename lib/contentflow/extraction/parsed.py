@@ -38,6 +38,7 @@ class Parsed:
     modified: str | None = None
     declared_language: str | None = None  # what the document says (HTML lang), not detected
     encoding: str | None = None  # of text formats
+    mime: str | None = None  # set when the content turned out to be another type than detected
     pages_ocred: int = 0
     truncated: bool = False
     warnings: list[str] = field(default_factory=list)

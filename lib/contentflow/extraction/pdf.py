@@ -12,6 +12,8 @@ from contentflow.extraction.parsed import Parsed, from_pages
 # Values that PDF producers write when they know nothing; not worth showing as a title.
 PLACEHOLDERS = {"", "untitled", "anonymous", "unknown", "unspecified", "none", "(anonymous)"}
 _XMP_START, _XMP_END = b"<x:xmpmeta", b"</x:xmpmeta>"
+# A text layer this thin over a picture is a scan with a stamp ("Page 3", a Bates number): OCR it.
+MIN_TEXT_LAYER_CHARS = 20
 MAX_XMP_BYTES = 1 << 20
 
 
@@ -109,9 +111,9 @@ def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
                 textpage = page.get_textpage()
                 text = textpage.get_text_bounded()
                 textpage.close()
-                if not text.strip() and _has_images(page):
+                if len("".join(text.split())) < MIN_TEXT_LAYER_CHARS and _has_images(page):
                     if ocred < limits.max_ocr_pages:
-                        text = _ocr_page(page, limits, deadline)
+                        text = _ocr_page(page, limits, deadline) or text  # OCR reads the stamp too
                         ocred += 1
                     else:
                         not_ocred += 1

@@ -77,7 +77,7 @@ def parse_json(data: bytes, *, mime: str, charset: str | None, limits, sniffed: 
     except ValueError as err:
         if sniffed:  # it only looked like JSON: keep it as the text it is
             return from_pages([source], extractor="builtin-text", max_chars=limits.max_text_chars,
-                              paged=False, encoding=encoding, warnings=warnings)
+                              paged=False, encoding=encoding, warnings=warnings, mime="text/plain")
         raise UnreadableDocument(f"malformed JSON: {err}"[:200]) from None
     finally:
         sys.setrecursionlimit(old_limit)
