@@ -111,3 +111,16 @@ def test_worker_dies_with_its_parent():
         parent.kill()
         parent.wait()
         parent.stdout.close()
+
+
+def test_worker_respects_a_lower_hard_limit_set_by_the_platform():
+    """Asking for more memory than the platform allows clamps to its limit instead of failing."""
+    script = (
+        "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30)); "
+        "from contentflow.extraction import ExtractionLimits, extract_document; "
+        "print(extract_document(b'five words in this file', filename='a.txt', declared_content_type=None, "
+        "limits=ExtractionLimits(max_memory_mib=8192)).word_count)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "lib"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert done.stdout.strip() == "5", done.stderr

@@ -47,17 +47,24 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+def _set_soft(kind: int, soft: int) -> None:
+    # Never above the hard limit the platform set (raising it needs privileges we lack).
+    hard = resource.getrlimit(kind)[1]
+    if hard != resource.RLIM_INFINITY and (soft == resource.RLIM_INFINITY or soft > hard):
+        soft = hard
+    resource.setrlimit(kind, (soft, hard))
+
+
 def _limit(memory_mib: int, timeout_s: float) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mib * 1024 * 1024, resource.RLIM_INFINITY))
+    _set_soft(resource.RLIMIT_AS, memory_mib * 1024 * 1024)
     # CPU time is cumulative for the process: allow this job's share on top of what was used.
     used = resource.getrusage(resource.RUSAGE_SELF)
-    spent = used.ru_utime + used.ru_stime
-    resource.setrlimit(resource.RLIMIT_CPU, (int(spent + timeout_s) + 2, resource.RLIM_INFINITY))
+    _set_soft(resource.RLIMIT_CPU, int(used.ru_utime + used.ru_stime + timeout_s) + 2)
 
 
 def _unlimit() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    resource.setrlimit(resource.RLIMIT_CPU, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    for kind in (resource.RLIMIT_AS, resource.RLIMIT_CPU):
+        _set_soft(kind, resource.RLIM_INFINITY)
 
 
 def _rss_mib() -> float:
