@@ -124,3 +124,28 @@ def test_worker_respects_a_lower_hard_limit_set_by_the_platform():
     env = dict(os.environ, PYTHONPATH=str(ROOT / "lib"))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert done.stdout.strip() == "5", done.stderr
+
+
+def test_a_forked_child_starts_its_own_worker(extract):
+    """Pre-forking servers (gunicorn --preload) must not share the parent's worker pipes."""
+    extract(TEXT, "parent.txt")
+    parent_worker = SANDBOX.worker_pid()
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            result = extract(TEXT, "child.txt")
+            code = 0 if result.word_count == 11 and SANDBOX.worker_pid() != parent_worker else 2
+            os.write(write, str(SANDBOX.worker_pid()).encode())
+            SANDBOX.close()
+        finally:
+            os._exit(code)
+    os.close(write)
+    _, status = os.waitpid(child, 0)
+    child_worker = int(os.read(read, 32) or 0)
+    os.close(read)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child_worker and child_worker != parent_worker
+    assert SANDBOX.worker_pid() == parent_worker  # the parent's worker is untouched
+    assert extract(TEXT, "parent-again.txt").word_count == 11

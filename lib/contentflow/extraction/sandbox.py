@@ -222,6 +222,12 @@ class Sandbox:
                 self._worker.close()
                 self._worker = None
 
+    def forget(self) -> None:
+        """In a forked child (a pre-forking server): the worker and its pipes are the parent's."""
+        self._lock = threading.Lock()
+        self._worker = None
+
 
 SANDBOX = Sandbox()
 atexit.register(SANDBOX.close)
+os.register_at_fork(after_in_child=SANDBOX.forget)
