@@ -7,9 +7,11 @@ Tasks queue); `_trigger.step_delivery` decodes each.
 import functions_framework
 
 from _trigger import run_step_request
+from contentflow import extraction
 from contentflow.services import services
 
 services().warm("store", "dispatcher", "blobs")  # per instance, before the first request
+extraction.warm_up()  # the sandboxed parser worker, likewise
 
 
 @functions_framework.http

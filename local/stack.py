@@ -200,13 +200,18 @@ class LocalStack:
     def _spawn_functions(self) -> None:
         env = {**self.client_env(), "PYTHONPATH": str(REPO / "lib"), "PYTHONUNBUFFERED": "1"}
         for name, fn in self.spec.functions.items():
-            # One local process stands for all of a function's instances: its threads are the
-            # total concurrency production would give it, capped for a laptop.
-            threads = min(fn.runtime.concurrency * fn.runtime.max_instances, 8)
+            # One local process stands for all of a function's instances. A function that takes
+            # one request per instance and a whole CPU (extract) gets a worker process per core,
+            # each an instance with its own state; the others get threads for their total
+            # concurrency, capped for a laptop.
+            if fn.runtime.concurrency == 1 and fn.runtime.cpu >= 1:
+                workers, threads = min(fn.runtime.max_instances, os.cpu_count() or 1), 1
+            else:
+                workers, threads = 1, min(fn.runtime.concurrency * fn.runtime.max_instances, 8)
             self._spawn(f"fn:{name}", [
                 sys.executable, "-m", "functions_framework", "--target", fn.entry_point, "--source", str(REPO / fn.source),
                 "--host", "127.0.0.1", "--port", str(self.ports[f"fn:{name}"]),
-            ], {**env, "THREADS": str(threads), "K_SERVICE": name})
+            ], {**env, "WORKERS": str(workers), "THREADS": str(threads), "K_SERVICE": name})
 
     def _wait(self, what: str, check, deadline: float, process: str | None = None) -> None:
         proc = self.processes.get(process or what)

@@ -158,12 +158,10 @@ class Pipeline:
         text_uri = self.blobs.write(processed, f"{doc.id}/text.txt", result.text.encode(), "text/plain; charset=utf-8")
         chunks = "".join(c.model_dump_json() + "\n" for c in result.chunks)
         chunks_uri = self.blobs.write(processed, f"{doc.id}/chunks.jsonl", chunks.encode(), "application/x-ndjson")
-        stats = result.model_dump(mode="json", exclude={"text", "chunks"})
-        stats["chunk_count"] = len(result.chunks)
         return {
             "content_sha256": result.content_sha256,
-            "preview": result.text[: limits.preview_chars],
-            "stats": {**doc.stats, "extraction": stats},
+            "preview": result.preview,
+            "stats": {**doc.stats, "extraction": result.statistics()},
             "outputs": {**doc.outputs, "text": text_uri, "chunks": chunks_uri},
         }, False
 
