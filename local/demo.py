@@ -7,7 +7,6 @@ the api), a progress bar until each is finished, then a table of what the pipeli
 from __future__ import annotations
 
 import argparse
-import json
 import mimetypes
 import os
 import sys

@@ -164,7 +164,6 @@ def many_pages_pdf() -> bytes:
 
 def ocr_heavy_pdf() -> bytes:
     """40 pages that all show the same scanned image: a tiny file that costs minutes of OCR."""
-    from PIL import Image
 
     image = documents.render_lines(["Every page of this file", "is the same scanned image."] * 8,
                                    size=30, width=1200)
