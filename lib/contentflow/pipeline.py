@@ -33,7 +33,7 @@ class Pipeline:
         self.blobs = blobs
         self.dispatcher = dispatcher
         self.clock = clock
-        self._work: dict[str, Callable[[Document], tuple[dict, bool]]] = {
+        self._work: dict[str, Callable[[Document], dict]] = {
             "extract": self._extract, "analyse": self._analyse, "index": self._index,
         }
 
@@ -103,7 +103,7 @@ class Pipeline:
                     return begun
                 log.info("step started", attempt=begun.attempt)
                 try:
-                    updates, publish_before_commit = self._work[step_name](doc)
+                    updates = self._work[step_name](doc)
                 except ContentflowError as err:
                     return self._record_failure(doc_id, step_name, begun.attempt, err.reason, err.retryable, final_delivery)
                 except Exception as err:  # a bug or an unexpected library error: retry, then dead-letter
@@ -111,7 +111,7 @@ class Pipeline:
                     return self._record_failure(doc_id, step_name, begun.attempt,
                                                 f"internal error in {step_name}: {type(err).__name__}: {str(err)[:300]}", True, final_delivery)
                 nxt = self.spec.next_step(step_name)
-                if nxt is None and publish_before_commit:
+                if nxt is None:
                     # Last step: the output event goes out before `done` is written, so a crash in
                     # between re-runs the step (a duplicate event with the same id), never loses it.
                     final = doc.model_copy(update={**updates, "status": "done", "updated_at": self.clock()})
@@ -143,8 +143,8 @@ class Pipeline:
         data, attributes = document_event(doc, event_type)
         self.dispatcher.publish(OUTPUT_TOPIC, data, attributes)
 
-    # The work of each step: (updates to the document, publish-before-commit flag).
-    def _extract(self, doc: Document) -> tuple[dict, bool]:
+    # The work of each step: the updates to the document.
+    def _extract(self, doc: Document) -> dict:
         from contentflow.extraction import extract_document
         from contentflow.errors import UnreadableDocument
 
@@ -163,14 +163,15 @@ class Pipeline:
             "preview": result.preview,
             "stats": {**doc.stats, "extraction": result.statistics()},
             "outputs": {**doc.outputs, "text": text_uri, "chunks": chunks_uri},
-        }, False
+        }
 
-    def _analyse(self, doc: Document) -> tuple[dict, bool]:
+    def _analyse(self, doc: Document) -> dict:
         # Pass-through until the analysis issue lands: it writes nothing rather than a fake result.
-        return {}, False
+        return {}
 
-    def _index(self, doc: Document) -> tuple[dict, bool]:
-        return {}, True
+    def _index(self, doc: Document) -> dict:
+        # Marks the document done (the last step); indexing for search comes with that issue.
+        return {}
 
     # --- recovery --------------------------------------------------------------------------
     def sweep(self, limit: int = 500) -> dict:
