@@ -9,7 +9,6 @@ the moment Firestore says `done`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 
 from contentflow.documents import document_id_for
+from report import report
 from local.stack import LocalStack
 
 
@@ -61,11 +61,7 @@ def main() -> dict:
         "p95_s": round(warm[min(len(warm) - 1, int(0.95 * len(warm)))], 3),
         "max_s": round(warm[-1], 3),
     }
-    print(json.dumps(result, indent=2))
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "latency.json").write_text(json.dumps(result, indent=2))
-    return result
+    return report("latency", result)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from contentflow.documents import document_id_for
+from report import report
 from local.stack import REPO, LocalStack
 
 SAMPLES = REPO / "samples" / "documents"
@@ -82,11 +83,7 @@ def main() -> dict:
                             for n, m in memory.items()},
         "per_document": {k: round(v / docs, 2) for k, v in sorted(costs.items())},
     }
-    print(json.dumps(result, indent=2))
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "sizing.json").write_text(json.dumps(result, indent=2))
-    return result
+    return report("sizing", result)
 
 
 if __name__ == "__main__":
