@@ -21,6 +21,7 @@ class StoredObject:
     md5_hash: str | None
     size: int
     content_type: str | None
+    created: bool = False  # this call wrote it (False: it was there already)
 
     @property
     def uri(self) -> str:
@@ -58,15 +59,17 @@ class BlobStore:
     def create_if_absent(self, bucket: str, name: str, data: bytes, content_type: str) -> StoredObject:
         """Uploads unless the object exists already (same name = same content, by construction)."""
         blob = self._client.bucket(bucket).blob(name)
+        created = False
         try:
             blob.upload_from_string(data, content_type=content_type, if_generation_match=0, timeout=self._timeout)
             count("storage.writes")
+            created = True
         except gexc.PreconditionFailed:
             blob.reload(timeout=self._timeout)
             count("storage.reads")
         except _TRANSIENT as err:
             raise TransientError(f"Cloud Storage unavailable: {err}") from err
-        return StoredObject(bucket, name, str(blob.generation), blob.md5_hash, int(blob.size or 0), blob.content_type)
+        return StoredObject(bucket, name, str(blob.generation), blob.md5_hash, int(blob.size or 0), blob.content_type, created)
 
     def ping(self, bucket: str) -> None:
         """Readiness: the bucket answers."""

@@ -76,7 +76,10 @@ class Pipeline:
         decision = self.register_object(obj, via="api")
         if decision.document is None:  # already registered: answer with what is there
             doc_id = sm.document_id_for(obj.bucket, obj.name, obj.md5Hash, obj.generation)
-            decision = Decision(outcome="duplicate", document=self.store.get(doc_id), detail=decision.detail)
+            # The upload event for the object written just now may have registered it first:
+            # that is still this submission, not a duplicate of an earlier one.
+            outcome = "created" if stored.created else "duplicate"
+            decision = Decision(outcome=outcome, document=self.store.get(doc_id), detail=decision.detail)
         return decision
 
     # --- steps -----------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """The api function: POST /documents, GET /documents/{id}, JSON errors, readiness."""
 
 import base64
+import time
 import uuid
 
 import pytest
 import requests
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +36,34 @@ def test_posted_text_reaches_done_and_reads_back(api, wait_status, output_events
     same = requests.post(f"{api}/documents", json={"text": text, "filename": "../../etc/passwd note.txt"}, timeout=30)
     assert same.json() == {**body, "status": "done", "duplicate": True}
 
+
+
+def test_submission_is_new_even_when_its_upload_event_registers_first(stack, db, wait_status):
+    """The api writes the object, then registers it; the bucket's upload event may win that race.
+    Forced here: the real upload event registers the document before the api's own registration."""
+    from contentflow.blobs import BlobStore
+    from contentflow.services import Services
+    from contentflow.settings import Settings
+
+    services = Services(Settings())
+
+    class UploadEventWins(BlobStore):
+        def create_if_absent(self, bucket, name, data, content_type):
+            stored = super().create_if_absent(bucket, name, data, content_type)
+            deadline = time.monotonic() + 20
+            while not list(db.collection("documents").where(filter=FieldFilter("source.name", "==", name)).limit(1).stream()):
+                assert time.monotonic() < deadline, "the upload event never registered the object"
+                time.sleep(0.05)
+            return stored
+
+    services.blobs = UploadEventWins(services.storage, services.settings.storage_timeout_s)
+    pipeline = services.pipeline
+    data = f"Raced submission {uuid.uuid4().hex}".encode()
+    first = pipeline.submit("race.txt", data, "text/plain")
+    assert first.outcome == "created" and first.document.source.via == "storage"
+    assert wait_status(first.document.id)["status"] == "done"
+    again = pipeline.submit("race.txt", data, "text/plain")
+    assert again.outcome == "duplicate" and again.document.id == first.document.id
 
 def test_multipart_and_base64_uploads(api, wait_status):
     data = f"Multipart body {uuid.uuid4().hex}".encode()
