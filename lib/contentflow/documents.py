@@ -104,6 +104,9 @@ class Document(BaseModel):
     stats: dict = Field(default_factory=dict)
     outputs: dict[str, str] = Field(default_factory=dict)
     metadata: dict = Field(default_factory=dict)
+    # Outbox: set with the terminal failure, cleared once `document.failed` is published, so an
+    # event lost to a failed publish is sent again by the sweeper rather than never.
+    event_pending_since: datetime | None = None
 
     @property
     def terminal(self) -> bool:
@@ -214,6 +217,7 @@ def _failed(doc: Document, step_name: str, reason: str, now: datetime) -> Docume
     doc.status = "failed"
     doc.error = Failure(step=step_name, reason=reason, at=now)
     doc.updated_at = now
+    doc.event_pending_since = now
     return doc
 
 

@@ -21,6 +21,9 @@ from contentflow.store import DocumentStore
 log = get_logger("contentflow.pipeline")
 
 OUTPUT_TOPIC = "document-events"
+# How long a failure event may stay unconfirmed before the sweeper sends it (the failing
+# delivery confirms its own within seconds).
+FAILURE_EVENT_GRACE_S = 120
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -102,7 +105,7 @@ class Pipeline:
             with bind(trace_id=doc.trace_id):
                 if begun.outcome == "gave_up":
                     log.error("step failed", reason=begun.detail)
-                    self._announce(doc, "document.failed")
+                    self._announce_failure(doc)
                     return begun
                 log.info("step started", attempt=begun.attempt)
                 try:
@@ -139,12 +142,24 @@ class Pipeline:
             raise TransientError(reason)
         if decision.outcome == "failed":
             log.error("step failed", reason=reason, attempt=attempt)
-            self._announce(decision.document, "document.failed")
+            self._announce_failure(decision.document)
         return decision
 
     def _announce(self, doc: Document, event_type: str) -> None:
         data, attributes = document_event(doc, event_type)
         self.dispatcher.publish(OUTPUT_TOPIC, data, attributes)
+
+    def _announce_failure(self, doc: Document) -> bool:
+        """Publishes `document.failed` for a failure already written, then clears the record's
+        outbox mark. A failed publish is not retried by the trigger (the document is terminal, so
+        a redelivery would be a duplicate): the sweeper sends it later, from the mark."""
+        try:
+            self._announce(doc, "document.failed")
+            self.store.event_sent(doc.id)
+        except TransientError as err:
+            log.warning("failure event not confirmed sent; the sweeper will send it", error=err.reason)
+            return False
+        return True
 
     # The work of each step: the updates to the document.
     def _extract(self, doc: Document) -> dict:
@@ -192,9 +207,24 @@ class Pipeline:
                 self.dispatcher.hand_on(doc.id, step, doc.trace_id, redrive=f"-r{int(now.timestamp())}")
                 log.warning("stuck document re-driven", stuck_since=doc.updated_at.isoformat())
             redriven.append({"document_id": doc.id, "step": step})
-        summary = {"examined": len(candidates), "redriven": len(redriven), "documents": redriven}
-        log.info("sweep finished", examined=summary["examined"], redriven=summary["redriven"])
+        resent = self._resend_failure_events(now, limit)
+        summary = {"examined": len(candidates), "redriven": len(redriven), "documents": redriven,
+                   "failure_events_resent": resent}
+        log.info("sweep finished", examined=summary["examined"], redriven=summary["redriven"], failure_events_resent=resent)
         return summary
+
+    def _resend_failure_events(self, now, limit: int) -> int:
+        """Failure events whose publish was never confirmed. The grace period leaves the failing
+        function time to confirm its own; a rare double send carries the same event id."""
+        sent = 0
+        for doc in self.store.unsent_events(now - timedelta(seconds=FAILURE_EVENT_GRACE_S), limit):
+            with bind(document_id=doc.id, trace_id=doc.trace_id):
+                if doc.status != "failed":  # a mark on anything else is not ours to act on
+                    continue
+                if self._announce_failure(doc):
+                    log.warning("failure event sent by the sweeper", failed_at=doc.event_pending_since.isoformat())
+                    sent += 1
+        return sent
 
     def dead_letter(self, doc_id: str, step_name: str, deliveries: int | None) -> Decision:
         """A step's message was dead-lettered: the document fails with the last known error."""
@@ -209,7 +239,7 @@ class Pipeline:
             if decision.outcome == "failed":
                 with bind(trace_id=decision.document.trace_id):
                     log.error("step failed", reason=decision.detail)
-                    self._announce(decision.document, "document.failed")
+                    self._announce_failure(decision.document)
             else:
                 log.info("dead letter for a finished document ignored", detail=decision.detail)
             return decision
@@ -217,4 +247,4 @@ class Pipeline:
 
 def public_view(doc: Document) -> dict:
     """What GET /documents/{id} shows."""
-    return doc.model_dump(mode="json", exclude={"trace_id"})
+    return doc.model_dump(mode="json", exclude={"trace_id", "event_pending_since"})

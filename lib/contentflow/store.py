@@ -53,6 +53,28 @@ class DocumentStore:
         except _TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
 
+    def event_sent(self, doc_id: str) -> None:
+        """Clears the outbox mark once the failure event is out (a plain update: nothing else
+        changes a terminal document)."""
+        try:
+            self._collection.document(doc_id).update({"event_pending_since": None}, timeout=self._timeout)
+        except _TRANSIENT as err:
+            raise TransientError(f"Firestore unavailable: {err}") from err
+        count("firestore.writes")
+
+    def unsent_events(self, marked_before: datetime, limit: int) -> list[Document]:
+        """Failed documents whose event was not confirmed sent (a single-field inequality: the
+        automatic index serves it)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.where(filter=FieldFilter("event_pending_since", "<", marked_before)).limit(limit)
+        try:
+            snaps = list(query.stream(timeout=self._timeout))
+        except _TRANSIENT as err:
+            raise TransientError(f"Firestore unavailable: {err}") from err
+        count("firestore.reads", max(1, len(snaps)))
+        return [Document.from_firestore(s.id, s.to_dict()) for s in snaps]
+
     def stale_candidates(self, statuses: list[str], updated_before: datetime, limit: int) -> list[Document]:
         """Non-terminal documents not updated since `updated_before` (the sweeper's query; needs
         the composite index (status, updated_at) in production)."""

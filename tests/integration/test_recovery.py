@@ -65,3 +65,46 @@ def test_message_that_keeps_failing_is_dead_lettered_and_fails_the_document(stac
     assert record["steps"]["index"]["state"] == StepState.failed.value
     [event] = output_events.wait_for(doc_id)
     assert event["attributes"]["event_type"] == "document.failed"
+
+
+def test_failure_event_lost_to_a_failed_publish_is_sent_by_the_sweeper(stack, db, inbox, output_events):
+    """The failure is written, then publishing `document.failed` fails (Pub/Sub down for a moment).
+    The document is terminal, so no redelivery would ever send it: the record's outbox mark does,
+    through the sweeper."""
+    import time
+
+    from contentflow.dispatch import Dispatcher
+    from contentflow.errors import TransientError
+    from contentflow.pipeline import OUTPUT_TOPIC, Pipeline
+    from contentflow.services import Services
+    from contentflow.settings import Settings
+
+    class OutputTopicDown(Dispatcher):
+        def publish(self, topic, data, attributes):
+            if topic == OUTPUT_TOPIC:
+                raise TransientError(f"publish to {topic} failed: ServiceUnavailable")
+            return super().publish(topic, data, attributes)
+
+    services = Services(Settings())
+    s = services.settings
+    down = OutputTopicDown(s.spec, s.project_id, services.publisher, s.publish_timeout_s)
+    pipeline = Pipeline(s, services.store, services.blobs, down)
+    doc_id = _stuck_document(stack, db, inbox, b"\x00\xff\x13binary\x00" * 64 + uuid.uuid4().bytes, running=False)
+    decision = pipeline.run_step("extract", doc_id)
+    assert decision.outcome == "failed" and "not text" in decision.detail
+    record = db.collection("documents").document(doc_id).get().to_dict()
+    assert record["status"] == "failed" and record["event_pending_since"] is not None
+
+    response = stack.fire("sweeper")  # within the grace period: the failing delivery may still confirm it
+    assert response.status_code == 200 and response.json()["failure_events_resent"] == 0
+    time.sleep(0.5)
+    assert output_events.for_document(doc_id) == []
+
+    db.collection("documents").document(doc_id).update({"event_pending_since": sm.utcnow() - timedelta(minutes=10)})
+    response = stack.fire("sweeper")
+    assert response.status_code == 200 and response.json()["failure_events_resent"] >= 1
+    [event] = output_events.wait_for(doc_id)
+    assert event["attributes"]["event_type"] == "document.failed"
+    assert event["body"]["data"]["error"]["reason"] == decision.detail
+    assert db.collection("documents").document(doc_id).get().get("event_pending_since") is None
+    assert stack.fire("sweeper").json()["failure_events_resent"] == 0  # sent once, not on every sweep

@@ -60,6 +60,7 @@ def test_a_new_step_reaches_terraform_with_no_tf_edit(tmp_path):
     assert ("summarise", "index-requests") in publishes
     assert ("summarise", pipeline.OUTPUT_TOPIC) in publishes
     assert ("sweeper", "summarise-requests") in publishes  # the sweeper can re-drive it
+    assert ("sweeper", pipeline.OUTPUT_TOPIC) in publishes  # ... and send a lost failure event
 
     roles = {(g["function"], g["role"]) for g in out["project_role_grants"].values()}
     assert {("summarise", "roles/datastore.user"), ("summarise", "roles/aiplatform.user")} <= roles

@@ -154,7 +154,7 @@ def _expected_access() -> dict[str, set[tuple[str, str]]]:
         if isinstance(t, StorageTrigger) or public:
             access[name].add(_trigger_target(SPEC.first_step().name))
         if name in schedule_targets:
-            access[name] |= {_trigger_target(s.name) for s in SPEC.steps}
+            access[name] |= {_trigger_target(s.name) for s in SPEC.steps} | {("topic", out)}  # re-drives; resends failure events
         if isinstance(t, PubsubTrigger) and SPEC.topics[t.topic].role == "dead_letter":
             access[name].add(("topic", out))
     for step in SPEC.steps:

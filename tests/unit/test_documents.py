@@ -93,3 +93,15 @@ def test_stuck_step_detection(age_s, lease_s, stuck):
         doc = sm.begin_step(doc, "extract", SPEC, T0 + timedelta(seconds=age_s - 1), lease_s).document
     now = T0 + timedelta(seconds=age_s)
     assert (sm.stuck_step(doc, SPEC, now) == "extract") is stuck
+
+
+def test_a_terminal_failure_marks_its_event_pending_and_other_changes_do_not():
+    now = T0
+    doc = registered()
+    assert doc.event_pending_since is None
+    running = sm.begin_step(doc, "extract", SPEC, now, lease_s=60)
+    released = sm.fail_step(running.document, "extract", running.attempt, "flaky", True, SPEC, now)
+    assert released.outcome == "released" and released.document.event_pending_since is None
+    again = sm.begin_step(released.document, "extract", SPEC, now, lease_s=60)
+    failed = sm.fail_step(again.document, "extract", again.attempt, "unreadable", False, SPEC, now)
+    assert failed.outcome == "failed" and failed.document.event_pending_since == now

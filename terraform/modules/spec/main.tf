@@ -6,7 +6,8 @@
 #   - registrars (storage-triggered functions and the public HTTP function) hand a new document to
 #     the first step: they publish to / enqueue on the first step's trigger;
 #   - a step function hands on to the next step's trigger and announces results on the output topic;
-#   - a schedule target (the sweeper) re-drives any step: it may publish to every step's trigger;
+#   - a schedule target (the sweeper) re-drives any step: it may publish to every step's trigger,
+#     and it sends failure events whose publish failed: it publishes to the output topic;
 #   - a function triggered by a dead-letter topic announces failures on the output topic;
 #   - ingest buckets are the buckets of storage triggers; the first step reads them and writes the
 #     other (output) buckets; the public HTTP function writes uploads into the ingest buckets.
@@ -108,7 +109,7 @@ locals {
     secret_environment = local.kinds[n].public ? { (local.code.api_key_env) = local.code.api_key_secret } : {}
     publishes = distinct(concat(
       [for s in local.hands_on_to[n] : local.step_trigger[s].topic if local.step_trigger[s].type == "pubsub"],
-      local.kinds[n].step || local.kinds[n].dead_letter_reader ? [local.code.output_topic] : [],
+      local.kinds[n].step || local.kinds[n].dead_letter_reader || local.kinds[n].schedule_target ? [local.code.output_topic] : [],
     ))
     enqueues = local.hands_on_queues[n]
     bucket_roles = merge(
