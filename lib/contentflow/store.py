@@ -68,12 +68,7 @@ class DocumentStore:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = self._collection.where(filter=FieldFilter("event_pending_since", "<", marked_before)).limit(limit)
-        try:
-            snaps = list(query.stream(timeout=self._timeout))
-        except _TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
-        count("firestore.reads", max(1, len(snaps)))
-        return [Document.from_firestore(s.id, s.to_dict()) for s in snaps]
+        return self._documents(query)
 
     def stale_candidates(self, statuses: list[str], updated_before: datetime, limit: int) -> list[Document]:
         """Non-terminal documents not updated since `updated_before` (the sweeper's query; needs
@@ -85,9 +80,12 @@ class DocumentStore:
             .where(filter=FieldFilter("updated_at", "<", updated_before))
             .limit(limit)
         )
+        return self._documents(query)
+
+    def _documents(self, query) -> list[Document]:
         try:
             snaps = list(query.stream(timeout=self._timeout))
         except _TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
-        count("firestore.reads", max(1, len(snaps)))
+        count("firestore.reads", max(1, len(snaps)))  # a query is billed one read even when empty
         return [Document.from_firestore(s.id, s.to_dict()) for s in snaps]
