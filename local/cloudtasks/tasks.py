@@ -117,6 +117,9 @@ def _normalize_http_request(request) -> None:
         if lowered in _HEADERS_COMPUTED_BY_CLOUD_TASKS or lowered.startswith(_HEADER_PREFIXES_RESERVED):
             del request.headers[key]
     request.headers["User-Agent"] = USER_AGENT
+    # Production's default for a task with a body and no Content-Type of its own.
+    if request.body and not any(key.lower() == "content-type" for key in request.headers):
+        request.headers["Content-Type"] = "application/octet-stream"
 
 
 def _normalize_timing(task: TaskPb, now: float, min_dispatch_deadline: float) -> None:

@@ -90,3 +90,10 @@ def test_oauth_token_gives_a_bearer_access_token(emulator, client, target):
     }})
     request = target.wait_for("/api", 1, timeout=5)[0]
     assert request.headers["Authorization"].startswith("Bearer ya29.")
+
+
+def test_a_body_without_content_type_is_sent_as_octet_stream(emulator, client, target):
+    queue = make_queue(client, emulator, "untyped")
+    client.create_task(parent=queue.name, task={"http_request": {"url": target.url("/untyped"), "body": b"raw"}})
+    request = target.wait_for("/untyped", 1, timeout=5)[0]
+    assert request.body == b"raw" and request.headers["Content-Type"] == "application/octet-stream"
