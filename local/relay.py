@@ -12,6 +12,7 @@ import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
 
 import requests
 
@@ -40,7 +41,13 @@ def to_cloudevent(push_body: dict, bucket_filter: str | None = None) -> tuple[di
         "ce-time": obj.get("updated") or obj.get("timeCreated") or message.get("publishTime", ""),
         "ce-bucket": bucket,
     }
-    return headers, data
+    return {k: _header_value(v) for k, v in headers.items()}, data
+
+
+def _header_value(value: str) -> str:
+    """CloudEvents HTTP binding: outside printable ASCII, and space, '"' and '%', a header value is
+    percent-encoded (UTF-8), so an object named `报告 – final.pdf` travels as Eventarc sends it."""
+    return "".join(c if "!" <= c <= "~" and c not in '"%' else quote(c, safe="") for c in value)
 
 
 class StorageEventRelay:
@@ -79,6 +86,8 @@ class StorageEventRelay:
             response = self._session.post(self.target_url, data=body, headers=headers, timeout=self._timeout)
         except requests.RequestException:
             return 503
+        except Exception:  # a bug here must still answer, so the subscription retries, then dead-letters
+            return 500
         return response.status_code
 
     def start(self) -> StorageEventRelay:

@@ -103,3 +103,13 @@ def test_document_id_matches_what_the_api_and_sdk_compute(inbox):
     blob, doc_id = _upload(inbox, f"it/{uuid.uuid4().hex}/id.txt", data)
     assert blob.md5_hash == md5_base64(data)
     assert doc_id == document_id_for(inbox.name, blob.name, md5_base64(data), None)
+
+
+def test_object_names_beyond_ascii_travel_the_relay(inbox, wait_status):
+    """Eventarc percent-encodes CloudEvent header values (ce-subject carries the object name); an
+    object named in any script reaches done, its name intact in the record."""
+    name = f"it/{uuid.uuid4().hex}/Q3 report – 报告 \"final\" 100%.txt"
+    _, doc_id = _upload(inbox, name, "Quarterly figures, final version.".encode())
+    record = wait_status(doc_id)
+    assert record["status"] == "done", record.get("error")
+    assert record["source"]["name"] == name
