@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from contentflow.spec import Schedule, ScheduleTarget
 from local.scheduler import LocalScheduler
 
+
 def test_cron_loop_fires_with_scheduler_headers():
     received = []
 
