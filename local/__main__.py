@@ -16,11 +16,10 @@ import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from local.procs import end_process_group, group_alive, http_ok, port_open
+from local.procs import end_process_group, group_alive, http_ok, is_same_process, port_open
 from local.stack import REPO, LocalStack, StackError, cloudtasks_ready, read_state
 
 DEFAULT_DATA_DIR = REPO / ".local-data"
@@ -32,34 +31,29 @@ def _say(msg: str) -> None:
 
 def cmd_up(args) -> int:
     stack = LocalStack(args.data_dir, say=_say)
-    stopping = threading.Event()
-
-    def on_signal(signum, frame):
-        stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     try:
+        # Ctrl-C, SIGTERM and SIGHUP raise KeyboardInterrupt (LocalStack.start installs that), also
+        # during start-up: start() then stops what it had started.
         stack.start()
+        _say(f"stack ready in {stack.ready_after_s:.1f} s; data under {stack.data_dir}")
+        _say("api: " + stack.function_url("api") + "documents")
+        _say("point clients at it with:  eval \"$(scripts/stack env)\"   (Ctrl-C stops)")
+        while True:
+            time.sleep(0.5)
     except StackError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    _say(f"stack ready in {stack.ready_after_s:.1f} s; data under {stack.data_dir}")
-    _say("api: " + stack.function_url("api") + "documents")
-    _say("point clients at it with:  eval \"$(scripts/stack env)\"   (Ctrl-C stops)")
-    try:
-        while not stopping.wait(0.5):
-            pass
+    except KeyboardInterrupt as interrupt:
+        _say(f"stopping the stack ({interrupt or 'interrupted'})")
     finally:
-        _say("stopping the stack")
         stack.stop()
-        _say("stopped")
+    _say("stopped")
     return 0
 
 
 def cmd_start(args) -> int:
     state = read_state(args.data_dir)
-    if state and _alive(state["supervisor_pid"]):
+    if state and is_same_process(state["supervisor_pid"], state.get("supervisor_started")):
         print(f"a stack is already running (pid {state['supervisor_pid']})")
         return 0
     Path(args.data_dir).mkdir(parents=True, exist_ok=True)
@@ -77,17 +71,9 @@ def cmd_start(args) -> int:
             print((Path(args.data_dir) / "supervisor.log").read_text()[-3000:], file=sys.stderr)
             return 1
         time.sleep(0.1)
-    end_process_group(proc.pid)
+    end_process_group(proc.pid, timeout=30)  # the supervisor stops what it started, then exits
     print("the stack did not become ready in 120 s", file=sys.stderr)
     return 1
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 def cmd_stop(args) -> int:
@@ -95,15 +81,17 @@ def cmd_stop(args) -> int:
     if not state:
         print("no stack running under", args.data_dir)
         return 0
+    # Only processes that are still the ones recorded (pid and start time): a pid the kernel has
+    # given to somebody else since (after a reboot, say) is left alone.
     pid = state["supervisor_pid"]
-    if _alive(pid):
+    if is_same_process(pid, state.get("supervisor_started")):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
-        while _alive(pid) and time.monotonic() < deadline:
+        while is_same_process(pid, state.get("supervisor_started")) and time.monotonic() < deadline:
             time.sleep(0.1)
-    # Whatever the supervisor could not end: the process groups it recorded (ours only).
-    for group in state.get("process_groups", {}).values():
-        if group_alive(group):
+    started = state.get("process_started", {})
+    for name, group in state.get("process_groups", {}).items():
+        if is_same_process(group, started.get(name)) and group_alive(group):
             end_process_group(group)
     (Path(args.data_dir) / "stack.json").unlink(missing_ok=True)
     print("stopped")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import mimetypes
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -53,20 +54,25 @@ def main(argv=None) -> int:
     print(f"== contentflow demo: {len(files)} sample documents from {args.samples.relative_to(REPO) if args.samples.is_relative_to(REPO) else args.samples}")
     print(f"== starting the local cloud (data under {data_dir})")
     stack = LocalStack(data_dir, say=print)
+    code = 1
     try:
         stack.start()
         print(f"== stack ready in {stack.ready_after_s:.1f} s")
-        return _run(stack, files, args, t_start)
+        code = _run(stack, files, args, t_start)
     except StackError as err:
         print(f"error: the local stack did not start: {err}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("\ninterrupted")
-        return 130
+        code = 130
     finally:
         print("== stopping the local cloud")
         stack.stop()
         print("== stopped; no process left running")
+        if code == 0:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        else:
+            print(f"== its data and logs are kept under {data_dir}")
+    return code
 
 
 def _run(stack: LocalStack, files: list[Path], args, t_start: float) -> int:

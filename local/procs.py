@@ -4,19 +4,57 @@ whole chain (gcloud -> bash -> java) and nothing is left behind."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
+    """A free 127.0.0.1 port, never the same twice in this process, and outside the kernel's
+    ephemeral range when it can be: a port picked now is bound seconds later, and in between an
+    outgoing connection or an emulator's own bind(0) (the JVMs open extra ports) would take one
+    from the ephemeral range."""
+    low = _ephemeral_range()[0]
+    if low > 12000:
+        for _ in range(200):
+            port = random.randrange(10000, low)
+            if port not in _handed_out and _bindable(port):
+                _handed_out.add(port)
+                return port
+    while True:  # no room below the ephemeral range: let the kernel choose
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -92,6 +130,19 @@ def end_process_group(pgid: int, timeout: float = 10.0) -> None:
         pass
 
 
+def start_ticks(pid: int) -> int | None:
+    """When the process started (clock ticks since boot): with its pid, it names one process, so
+    a pid the kernel gave to somebody else since is never taken for ours."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def is_same_process(pid: int, ticks: int | None) -> bool:
+    return ticks is not None and start_ticks(pid) == ticks
+
+
 def group_alive(pgid: int) -> bool:
     """True while any process of the group exists (zombies of our own children excluded)."""
     for entry in Path("/proc").iterdir():
@@ -105,3 +156,52 @@ def group_alive(pgid: int) -> bool:
         if pgrp == pgid and state != "Z":
             return True
     return False
+
+
+class TerminationSignals:
+    """While installed, SIGTERM and SIGHUP (and Ctrl-C) raise KeyboardInterrupt in the main thread,
+    once: a closed terminal or a cancelled CI job then runs the same `finally: stack.stop()` as
+    Ctrl-C, and later signals are ignored so the stop is not cut short. Only handlers still at
+    their defaults are replaced; `restore()` puts them back."""
+
+    def __init__(self):
+        self._saved: dict[int, object] = {}
+        self._holding = False
+        self._pending: int | None = None
+
+    def install(self) -> None:
+        if self._saved or threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            current = signal.getsignal(sig)
+            if current in (signal.SIG_DFL, signal.default_int_handler):
+                self._saved[sig] = current
+                signal.signal(sig, self._interrupt)
+
+    def _interrupt(self, signum, frame) -> None:
+        for sig in self._saved:
+            signal.signal(sig, signal.SIG_IGN)
+        if self._holding:  # between starting a child and recording it: interrupt right after
+            self._pending = signum
+            return
+        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+    @contextmanager
+    def held(self):
+        """Defers the interrupt to the end of the block: a child started inside it is recorded
+        (and so stopped) before the interrupt unwinds the start-up."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+            if self._pending is not None:
+                signum, self._pending = self._pending, None
+                raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+    def restore(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+        self._saved.clear()

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from contentflow.spec import DEFAULT_SPEC_PATH, PipelineSpec, StorageTrigger, bucket_name, load_spec_file
-from local.procs import ManagedProcess, free_port, http_ok, port_open
+from local.procs import ManagedProcess, TerminationSignals, free_port, http_ok, is_same_process, port_open, start_ticks
 from local.relay import StorageEventRelay
 from local.scheduler import LocalScheduler
 
@@ -61,6 +61,7 @@ class LocalStack:
         self.started_at: float | None = None
         self.ready_after_s: float | None = None
         self._lock = threading.Lock()
+        self._signals = TerminationSignals()
 
     # --- addresses --------------------------------------------------------------------------
     def function_url(self, name: str) -> str:
@@ -92,9 +93,15 @@ class LocalStack:
     # --- start / stop -----------------------------------------------------------------------
     def start(self, timeout_s: float = 90.0) -> LocalStack:
         self.started_at = time.monotonic()
+        running = read_state(self.data_dir)
+        if running and running.get("supervisor_pid") != os.getpid() and is_same_process(
+                running.get("supervisor_pid", 0), running.get("supervisor_started")):
+            raise StackError(f"a stack is already running under {self.data_dir} (pid {running['supervisor_pid']}); "
+                             "stop it first, or use another data folder")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         for sub in ("logs", "pubsub", "gcs", "cloudtasks"):
             (self.data_dir / sub).mkdir(exist_ok=True)
+        self._signals.install()  # a closed terminal or a cancelled job stops the stack like Ctrl-C
         try:
             self._start(timeout_s)
         except BaseException:
@@ -109,7 +116,6 @@ class LocalStack:
         self.say("starting the Pub/Sub and Firestore emulators and the functions")
         self._spawn_emulators()
         self._spawn_functions()
-        self._write_state(ready=False)
         self._wait("pubsub", lambda: http_ok(f"http://127.0.0.1:{self.ports['pubsub']}/"), deadline)
         self._create_topics_and_subscriptions()
         self._spawn("gcs", [
@@ -146,7 +152,10 @@ class LocalStack:
                 with ThreadPoolExecutor(max_workers=len(procs)) as pool:
                     list(pool.map(lambda p: p.stop(), procs))
             self.processes.clear()
-            (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+            state = read_state(self.data_dir)
+            if state and state.get("supervisor_pid") == os.getpid():  # ours, not another stack's
+                (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+            self._signals.restore()
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -182,7 +191,9 @@ class LocalStack:
     # --- internals --------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         proc = ManagedProcess(name, argv, self.data_dir / "logs" / f"{name.replace(':', '-')}.log", env=env or {}, cwd=REPO)
-        self.processes[name] = proc.start()
+        with self._signals.held():  # a signal now would lose a started child: it waits until it is recorded
+            self.processes[name] = proc.start()
+            self._write_state(ready=False)  # every group on record from its start: `stop` can end it
 
     def _spawn_emulators(self) -> None:
         gcloud_env = {"CLOUDSDK_CORE_DISABLE_PROMPTS": "1", "CLOUDSDK_CONFIG": str(self.data_dir / "gcloud-config")}
@@ -258,17 +269,22 @@ class LocalStack:
         subscriber.close()
 
     def _create_buckets(self) -> None:
+        from google.api_core.exceptions import Conflict
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import storage
 
         client = storage.Client(project=self.project_id, credentials=AnonymousCredentials(),
                                 client_options={"api_endpoint": f"http://127.0.0.1:{self.ports['gcs']}"})
         for bucket_id in self.spec.buckets:
-            client.create_bucket(self.bucket(bucket_id), timeout=10)
+            try:
+                client.create_bucket(self.bucket(bucket_id), timeout=10)
+            except Conflict:  # kept from an earlier run in this data folder
+                pass
 
     def _write_state(self, ready: bool) -> None:
         state = {
             "supervisor_pid": os.getpid(),
+            "supervisor_started": start_ticks(os.getpid()),
             "project_id": self.project_id,
             "ready": ready,
             "ready_after_s": self.ready_after_s,
@@ -276,6 +292,7 @@ class LocalStack:
             "env": self.client_env(),
             "function_urls": self.function_urls,
             "process_groups": {name: p.pid for name, p in self.processes.items()},
+            "process_started": {name: start_ticks(p.pid) for name, p in self.processes.items()},
             "spec_path": str(self.spec_path) if self.spec_path else None,
         }
         path = self.data_dir / STATE_FILE

@@ -80,9 +80,93 @@ def test_stop_command_and_readiness_that_fails_until_every_component_answers(tmp
     status = _cli("status", data_dir=tmp_path)
     assert status.returncode == 1
     assert "DOWN   function extract" in status.stdout and "ready  pubsub" in status.stdout
+    second = _cli("up", data_dir=tmp_path)  # a second stack on the same folder is refused ...
+    assert second.returncode == 1 and "already running" in second.stderr, second.stdout + second.stderr
+    assert read_state(tmp_path) == state  # ... and leaves the running one's record alone
     stopped = _cli("stop", data_dir=tmp_path)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     _assert_nothing_left(state)
     assert _cli("status", data_dir=tmp_path).returncode == 1
     assert not group_alive(state["supervisor_pid"])
     assert json.loads(json.dumps(state))["ready"] is True
+    again = _cli("start", data_dir=tmp_path)  # the same folder again: its buckets are still there
+    assert again.returncode == 0, again.stdout + again.stderr
+    cleanup.append(read_state(tmp_path))
+    assert _cli("stop", data_dir=tmp_path).returncode == 0
+    _assert_nothing_left(cleanup[-1])
+
+
+def _up(data_dir):
+    return subprocess.Popen([sys.executable, "-m", "local", "up", "--data-dir", str(data_dir)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def _assert_groups_end(state):
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(group_alive(g) for g in state["process_groups"].values()):
+        time.sleep(0.1)
+    assert not [name for name, g in state["process_groups"].items() if group_alive(g)]
+
+
+def test_hangup_of_the_supervisor_alone_stops_everything(tmp_path, cleanup):
+    """A closed terminal (SIGHUP) or a cancelled job (SIGTERM) reaches only the supervisor: its
+    children run in sessions of their own, so the supervisor must stop them itself."""
+    proc = _up(tmp_path)
+    state = _wait_ready(tmp_path, proc)
+    cleanup.append(state)
+    os.kill(proc.pid, signal.SIGHUP)
+    out, _ = proc.communicate(timeout=60)
+    assert "stopping the stack (stopped by signal SIGHUP)" in out and "stopped" in out, out
+    _assert_nothing_left(state)
+
+
+def test_sigterm_during_start_up_stops_what_was_started(tmp_path, cleanup):
+    proc = _up(tmp_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # emulators and functions running, the stack not ready yet
+        state = read_state(tmp_path)
+        if state and not state["ready"] and all(f"fn:{n}" in state["process_groups"] for n in state["function_urls"]):
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError(f"start-up never seen: {read_state(tmp_path)}")
+    cleanup.append(state)
+    os.kill(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert "stack ready" not in out and "stopped by signal SIGTERM" in out, out
+    _assert_groups_end(state)
+    assert read_state(tmp_path) is None
+    assert not _processes_of(state, tmp_path)  # also none started after the snapshot above
+
+
+def _processes_of(state, data_dir) -> list[str]:
+    """Live processes of that stack, recorded or not: found by its data folder or its functions' ports."""
+    marks = [str(data_dir).encode(), *(f"--port\0{p}\0".encode() for k, p in state["ports"].items() if k.startswith("fn:"))]
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                cmdline = open(f"/proc/{entry.name}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if any(m in cmdline for m in marks):
+                found.append(f"{entry.name}: {cmdline[:120]!r}")
+    return found
+
+
+def test_stop_leaves_alone_a_pid_that_is_no_longer_ours(tmp_path):
+    """A stale record (after a reboot, say) whose pids now belong to somebody else."""
+    from local.procs import start_ticks
+
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        (tmp_path / "stack.json").write_text(json.dumps({
+            "supervisor_pid": stranger.pid, "supervisor_started": start_ticks(stranger.pid) - 1,
+            "process_groups": {"pubsub": stranger.pid}, "process_started": {"pubsub": start_ticks(stranger.pid) - 1}}))
+        stopped = _cli("stop", data_dir=tmp_path)
+        assert stopped.returncode == 0, stopped.stderr
+        time.sleep(0.2)
+        assert stranger.poll() is None  # still running: it was never ours
+    finally:
+        stranger.kill()
+        stranger.wait()
