@@ -14,11 +14,23 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from _trigger import handling
 from contentflow.documents import DOCUMENT_ID_PATTERN
-from contentflow.errors import InvalidInput
+from contentflow.errors import InvalidInput, PermanentError, TransientError
+from contentflow.logs import get_logger
 from contentflow.pipeline import public_view
 from contentflow.services import services
 
+log = get_logger("contentflow.api")
 _DOC_PATH = re.compile(r"^/documents/([^/]+)/?$")
+# A MIME type as HTTP carries it (RFC 9110 tokens, optional parameters): it becomes the stored
+# object's Content-Type header, so nothing else may pass (CR/LF, non-ASCII).
+_TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
+_MIME_TYPE = re.compile(rf'^{_TOKEN}/{_TOKEN}(?:\s*;\s*{_TOKEN}=(?:{_TOKEN}|"[\x20-\x21\x23-\x7e]*"))*$')
+
+
+def _checked_content_type(value: str | None) -> str | None:
+    if value is not None and not _MIME_TYPE.fullmatch(value):
+        raise InvalidInput("content_type: not a MIME type such as text/plain or application/pdf")
+    return value
 
 
 class Submission(BaseModel):
@@ -34,6 +46,7 @@ class Submission(BaseModel):
         return self
 
     def content(self) -> tuple[bytes, str]:
+        _checked_content_type(self.content_type)
         if self.text is not None:
             return self.text.encode("utf-8"), self.content_type or "text/plain; charset=utf-8"
         try:
@@ -59,7 +72,7 @@ def _submission(request) -> tuple[str, bytes, str | None]:
         upload = request.files.get("file")
         if upload is None:
             raise InvalidInput("multipart body without a 'file' field")
-        return upload.filename or "document", upload.read(), upload.mimetype
+        return upload.filename or "document", upload.read(), _checked_content_type(upload.mimetype or None)
     if request.mimetype != "application/json":
         raise InvalidInput("send application/json or multipart/form-data")
     try:
@@ -111,14 +124,28 @@ services().warm("store", "dispatcher", "blobs")  # per instance, before the firs
 def api(request):
     response = _error(500, "internal error")
     with handling("api", method=request.method, path=request.path):
-        if request.path == "/healthz" and request.method == "GET":
-            response = _health()
-        elif not _authorised(request):
-            response = _error(401, "missing or wrong X-API-Key")
-        elif request.path.rstrip("/") == "/documents":
-            response = _post(request) if request.method == "POST" else _error(405, "POST a document here")
-        elif m := _DOC_PATH.match(request.path):
-            response = _get(m.group(1)) if request.method == "GET" else _error(405, "GET only")
-        else:
-            response = _error(404, "no such route: see POST /documents and GET /documents/{id}")
+        try:
+            response = _route(request)
+        except PermanentError as err:
+            response = _error(400, err.reason)
+        except TransientError as err:
+            # The client retries, not a trigger: JSON like every other answer, and the dependency's
+            # own error text stays in the log (it names hosts and resource paths).
+            log.warning("dependency unavailable", reason=err.reason)
+            response = (*_error(503, "a dependency is unavailable; retry shortly"), {"Retry-After": "5"})
+        except Exception:
+            log.exception("unexpected error")
+            response = _error(500, "internal error")
     return response
+
+
+def _route(request):
+    if request.path == "/healthz" and request.method == "GET":
+        return _health()
+    if not _authorised(request):
+        return _error(401, "missing or wrong X-API-Key")
+    if request.path.rstrip("/") == "/documents":
+        return _post(request) if request.method == "POST" else _error(405, "POST a document here")
+    if m := _DOC_PATH.match(request.path):
+        return _get(m.group(1)) if request.method == "GET" else _error(405, "GET only")
+    return _error(404, "no such route: see POST /documents and GET /documents/{id}")

@@ -129,11 +129,22 @@ class Decision(BaseModel):
     document: Document | None = None
     attempt: int = 0
     detail: str = ""
+    # A duplicate delivery that finds the next step queued and never started: its hand-on may have
+    # been lost (the publish failed after the commit), so the delivery sends it again.
+    hand_on: str | None = None
+    trace_id: str | None = None
+
+
+def _unstarted(doc: Document, step_name: str | None) -> str | None:
+    """`step_name` if the document waits in it, queued and never attempted."""
+    rec = doc.steps.get(step_name) if step_name else None
+    return step_name if rec is not None and rec.state == StepState.queued and rec.attempts == 0 else None
 
 
 def register(existing: Document | None, doc_id: str, source: Source, spec: PipelineSpec, now: datetime) -> Decision:
     if existing is not None:
-        return Decision(outcome="duplicate", detail=f"already registered ({existing.status})")
+        return Decision(outcome="duplicate", detail=f"already registered ({existing.status})",
+                        hand_on=_unstarted(existing, spec.first_step().name), trace_id=existing.trace_id)
     first = spec.first_step().name
     doc = Document(
         id=doc_id,
@@ -157,7 +168,9 @@ def begin_step(doc: Document | None, step_name: str, spec: PipelineSpec, now: da
     if rec is None:
         return Decision(outcome="not_ready", detail=f"step {step_name} not queued yet (status {doc.status})")
     if rec.state in (StepState.succeeded, StepState.failed):
-        return Decision(outcome="duplicate", detail=f"step {step_name} already {rec.state.value}")
+        nxt = spec.next_step(step_name) if rec.state == StepState.succeeded else None
+        return Decision(outcome="duplicate", detail=f"step {step_name} already {rec.state.value}",
+                        hand_on=_unstarted(doc, nxt.name if nxt else None), trace_id=doc.trace_id)
     if rec.state == StepState.running and rec.lease_until and rec.lease_until > now:
         return Decision(outcome="busy", detail=f"step {step_name} running until {rec.lease_until.isoformat()}")
     step = spec.step(step_name)
@@ -230,6 +243,13 @@ def fail_step(
         return Decision(outcome="stale", detail="document missing or already terminal")
     if attempt is not None and _current_attempt(doc, step_name, attempt) is None:
         return Decision(outcome="stale", detail=f"attempt {attempt} of {step_name} is no longer current")
+    if attempt is None and (rec := doc.steps.get(step_name)) is not None:
+        # A late dead letter must not undo progress made since (a re-driven attempt that succeeded,
+        # or one running now).
+        if rec.state == StepState.succeeded:
+            return Decision(outcome="stale", detail=f"step {step_name} has succeeded since")
+        if rec.state == StepState.running and rec.lease_until and rec.lease_until > now:
+            return Decision(outcome="busy", detail=f"step {step_name} is running until {rec.lease_until.isoformat()}")
     doc = doc.model_copy(deep=True)
     rec = doc.steps.setdefault(step_name, StepRecord())
     if retryable:

@@ -37,6 +37,16 @@ class StorageObject(BaseModel):
     size: int | None = None
     contentType: str | None = None
     timeCreated: datetime | None = None
+    metadata: dict[str, str] | None = None  # the object's custom metadata
+
+    @property
+    def via(self) -> str:
+        """How the object came in: the api marks what it writes (VIA_METADATA_KEY), so its
+        documents say `api` whichever of the api and the upload event registers them first."""
+        return "api" if (self.metadata or {}).get(VIA_METADATA_KEY) == "api" else "storage"
+
+
+VIA_METADATA_KEY = "contentflow-via"
 
 
 def document_event(doc: Document, event_type: str) -> tuple[bytes, dict[str, str]]:

@@ -14,7 +14,7 @@ from contentflow.dispatch import Dispatcher
 from contentflow.documents import Decision, Document, Source
 from contentflow.errors import ContentflowError, InvalidInput, NotReady, TransientError
 from contentflow.logs import annotate, bind, get_logger
-from contentflow.messages import StorageObject, document_event
+from contentflow.messages import VIA_METADATA_KEY, StorageObject, document_event
 from contentflow.settings import Settings
 from contentflow.store import DocumentStore
 
@@ -41,13 +41,16 @@ class Pipeline:
         }
 
     # --- registration ----------------------------------------------------------------------
-    def register_object(self, obj: StorageObject, via: str = "storage") -> Decision:
+    def register_object(self, obj: StorageObject, resend_lost_hand_on: bool = True) -> Decision:
+        """`resend_lost_hand_on`: a duplicate event for a document whose first step never started
+        hands it on again (the first hand-on's publish may have failed after the commit)."""
         inbox = self.settings.bucket("inbox")
         if obj.bucket != inbox:
             raise InvalidInput(f"object is not in the inbox bucket {inbox}: gs://{obj.bucket}/{obj.name}")
         if obj.name.endswith("/"):
             raise InvalidInput(f"folder placeholder, not a document: {obj.name}")
         doc_id = sm.document_id_for(obj.bucket, obj.name, obj.md5Hash, obj.generation)
+        via = obj.via
         source = Source(bucket=obj.bucket, name=obj.name, generation=obj.generation, md5_hash=obj.md5Hash,
                         size=obj.size, content_type=obj.contentType, uploaded_at=obj.timeCreated, via=via)
         annotate(document_id=doc_id)
@@ -61,6 +64,8 @@ class Pipeline:
                     self.dispatcher.hand_on(doc.id, self.spec.first_step().name, doc.trace_id)
             else:
                 log.info("duplicate upload event ignored", detail=decision.detail)
+                if resend_lost_hand_on:
+                    self._resend_hand_on(doc_id, decision)
             return decision
 
     def submit(self, filename: str, data: bytes, content_type: str | None) -> Decision:
@@ -72,11 +77,14 @@ class Pipeline:
         safe = _SAFE_NAME.sub("_", filename.rsplit("/", 1)[-1]).strip("._")[:120] or "document.txt"
         # Content-addressed name: posting the same bytes twice is one object, one document.
         name = f"api/{hashlib.sha256(data).hexdigest()[:24]}/{safe}"
-        stored = self.blobs.create_if_absent(self.settings.bucket("inbox"), name, data, content_type or "application/octet-stream")
+        stored = self.blobs.create_if_absent(self.settings.bucket("inbox"), name, data, content_type or "application/octet-stream",
+                                             metadata={VIA_METADATA_KEY: "api"})
         obj = StorageObject(bucket=stored.bucket, name=stored.name, generation=stored.generation,
                             md5Hash=stored.md5_hash, size=stored.size, contentType=stored.content_type,
-                            timeCreated=self.clock())
-        decision = self.register_object(obj, via="api")
+                            timeCreated=self.clock(), metadata={VIA_METADATA_KEY: "api"})
+        # If this call wrote the object, its own upload event hands the document on: a duplicate
+        # registration here is that race, not a lost hand-on.
+        decision = self.register_object(obj, resend_lost_hand_on=not stored.created)
         if decision.document is None:  # already registered: answer with what is there
             doc_id = sm.document_id_for(obj.bucket, obj.name, obj.md5Hash, obj.generation)
             # The upload event for the object written just now may have registered it first:
@@ -99,6 +107,7 @@ class Pipeline:
                 raise NotReady(begun.detail)
             if begun.outcome in ("duplicate", "busy"):
                 log.info("delivery ignored", outcome=begun.outcome, detail=begun.detail)
+                self._resend_hand_on(doc_id, begun)
                 return begun
             doc = begun.document
             annotate(trace_id=doc.trace_id)
@@ -117,12 +126,18 @@ class Pipeline:
                     return self._record_failure(doc_id, step_name, begun.attempt,
                                                 f"internal error in {step_name}: {type(err).__name__}: {str(err)[:300]}", True, final_delivery)
                 nxt = self.spec.next_step(step_name)
-                if nxt is None:
-                    # Last step: the output event goes out before `done` is written, so a crash in
-                    # between re-runs the step (a duplicate event with the same id), never loses it.
-                    final = doc.model_copy(update={**updates, "status": "done", "updated_at": self.clock()})
-                    self._announce(final, "document.processed")
-                done = self.store.transition(doc_id, lambda cur: sm.complete_step(cur, step_name, begun.attempt, updates, self.spec, self.clock()))
+                try:
+                    if nxt is None:
+                        # Last step: the output event goes out before `done` is written, so a crash in
+                        # between re-runs the step (a duplicate event with the same id), never loses it.
+                        final = doc.model_copy(update={**updates, "status": "done", "updated_at": self.clock()})
+                        self._announce(final, "document.processed")
+                    done = self.store.transition(doc_id, lambda cur: sm.complete_step(cur, step_name, begun.attempt, updates, self.spec, self.clock()))
+                except TransientError as err:
+                    # The work is done but not recorded: give the step back, so the retry this
+                    # answer asks for runs it again instead of finding it busy under our lease.
+                    self._release(doc_id, step_name, begun.attempt, err.reason)
+                    raise
                 if done.outcome != "completed":
                     log.warning("result discarded", detail=done.detail)
                     return done
@@ -131,6 +146,18 @@ class Pipeline:
                 if nxt is not None:
                     self.dispatcher.hand_on(doc_id, nxt.name, doc.trace_id)
                 return done
+
+    def _release(self, doc_id: str, step_name: str, attempt: int, reason: str) -> None:
+        try:
+            self.store.transition(doc_id, lambda cur: sm.fail_step(cur, step_name, attempt, reason, True, self.spec, self.clock()))
+        except TransientError as err:  # Firestore itself is away: the lease runs out, then the sweeper
+            log.warning("could not give the step back; it waits for its lease to expire", error=err.reason)
+
+    def _resend_hand_on(self, doc_id: str, decision: Decision) -> None:
+        if decision.hand_on:
+            with bind(trace_id=decision.trace_id):
+                self.dispatcher.hand_on(doc_id, decision.hand_on, decision.trace_id)
+                log.warning("next step handed on again: it was queued but never started", next_step=decision.hand_on)
 
     def _record_failure(self, doc_id: str, step_name: str, attempt: int, reason: str, retryable: bool,
                         final_delivery: bool = False) -> Decision:
@@ -170,7 +197,7 @@ class Pipeline:
         src = doc.source
         if src.size is not None and src.size > limits.max_bytes:  # refuse before downloading it
             raise UnreadableDocument(f"file too large: {src.size / 1e6:.0f} MB > {limits.max_bytes / 1e6:.0f} MB")
-        data = self.blobs.read(src.bucket, src.name, src.generation)
+        data = self.blobs.read(src.bucket, src.name, src.generation, src.md5_hash)
         result = extract_document(data, filename=src.name, declared_content_type=src.content_type, limits=limits)
         processed = self.settings.bucket("processed")
         text_uri = self.blobs.write(processed, f"{doc.id}/text.txt", result.text.encode(), "text/plain; charset=utf-8")
@@ -241,7 +268,7 @@ class Pipeline:
                     log.error("step failed", reason=decision.detail)
                     self._announce_failure(decision.document)
             else:
-                log.info("dead letter for a finished document ignored", detail=decision.detail)
+                log.info("dead letter ignored", outcome=decision.outcome, detail=decision.detail)
             return decision
 
 

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 from google.api_core import exceptions as gexc
+from google.api_core import retry as retries
 
 from contentflow.documents import Decision, Document
 from contentflow.errors import TransientError
 from contentflow.metering import count
 
 _TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError,
-              gexc.TooManyRequests, gexc.Aborted, gexc.GatewayTimeout)
+              gexc.TooManyRequests, gexc.Aborted, gexc.GatewayTimeout, gexc.RetryError)  # RetryError: retries ran out
 
 
 class DocumentStore:
@@ -20,10 +21,15 @@ class DocumentStore:
         self._client = client
         self._collection = client.collection(collection)
         self._timeout = timeout_s
+        # The client's default retry keeps trying UNAVAILABLE for 60 s whatever the call's timeout:
+        # bounded here, so a Firestore outage answers within the timeout (the transaction's own
+        # begin and commit calls take no retry argument and keep the library's 60 s).
+        self._retry = retries.Retry(predicate=retries.if_transient_error, initial=0.1, maximum=1.0,
+                                    multiplier=2.0, timeout=timeout_s)
 
     def get(self, doc_id: str) -> Document | None:
         try:
-            snap = self._collection.document(doc_id).get(timeout=self._timeout)
+            snap = self._collection.document(doc_id).get(retry=self._retry, timeout=self._timeout)
         except _TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         count("firestore.reads")
@@ -35,11 +41,11 @@ class DocumentStore:
         from google.cloud import firestore
 
         ref = self._collection.document(doc_id)
-        timeout = self._timeout
+        timeout, retry = self._timeout, self._retry
 
         @firestore.transactional
         def run(transaction) -> Decision:
-            snap = ref.get(transaction=transaction, timeout=timeout)
+            snap = ref.get(transaction=transaction, retry=retry, timeout=timeout)
             count("firestore.reads")
             current = Document.from_firestore(doc_id, snap.to_dict()) if snap.exists else None
             decision = decide(current)
@@ -52,12 +58,16 @@ class DocumentStore:
             return run(self._client.transaction())
         except _TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
+        except ValueError as err:  # the client gave up on contention ("Failed to commit transaction in N attempts")
+            if "Failed to commit transaction" not in str(err):
+                raise
+            raise TransientError(f"Firestore contention: {err}") from err
 
     def event_sent(self, doc_id: str) -> None:
         """Clears the outbox mark once the failure event is out (a plain update: nothing else
         changes a terminal document)."""
         try:
-            self._collection.document(doc_id).update({"event_pending_since": None}, timeout=self._timeout)
+            self._collection.document(doc_id).update({"event_pending_since": None}, retry=self._retry, timeout=self._timeout)
         except _TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         count("firestore.writes")
@@ -84,7 +94,7 @@ class DocumentStore:
 
     def _documents(self, query) -> list[Document]:
         try:
-            snaps = list(query.stream(timeout=self._timeout))
+            snaps = list(query.stream(retry=self._retry, timeout=self._timeout))
         except _TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         count("firestore.reads", max(1, len(snaps)))  # a query is billed one read even when empty

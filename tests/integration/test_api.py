@@ -1,12 +1,15 @@
 """The api function: POST /documents, GET /documents/{id}, JSON errors, readiness."""
 
 import base64
+import sys
 import time
 import uuid
 
 import pytest
 import requests
 from google.cloud.firestore_v1.base_query import FieldFilter
+
+from local.stack import REPO
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +51,8 @@ def test_submission_is_new_even_when_its_upload_event_registers_first(stack, db,
     services = Services(Settings())
 
     class UploadEventWins(BlobStore):
-        def create_if_absent(self, bucket, name, data, content_type):
-            stored = super().create_if_absent(bucket, name, data, content_type)
+        def create_if_absent(self, bucket, name, data, content_type, metadata=None):
+            stored = super().create_if_absent(bucket, name, data, content_type, metadata)
             deadline = time.monotonic() + 20
             while not list(db.collection("documents").where(filter=FieldFilter("source.name", "==", name)).limit(1).stream()):
                 assert time.monotonic() < deadline, "the upload event never registered the object"
@@ -60,7 +63,7 @@ def test_submission_is_new_even_when_its_upload_event_registers_first(stack, db,
     pipeline = services.pipeline
     data = f"Raced submission {uuid.uuid4().hex}".encode()
     first = pipeline.submit("race.txt", data, "text/plain")
-    assert first.outcome == "created" and first.document.source.via == "storage"
+    assert first.outcome == "created" and first.document.source.via == "api"  # registered by the upload event, marked by the api
     assert wait_status(first.document.id)["status"] == "done"
     again = pipeline.submit("race.txt", data, "text/plain")
     assert again.outcome == "duplicate" and again.document.id == first.document.id
@@ -84,6 +87,9 @@ def test_multipart_and_base64_uploads(api, wait_status):
     ({"data": "not json", "headers": {"Content-Type": "application/json"}}, 400, "Invalid JSON"),
     ({"data": "plain", "headers": {"Content-Type": "text/plain"}}, 400, "application/json or multipart/form-data"),
     ({"files": {"other": ("a.txt", b"a")}}, 400, "'file' field"),
+    ({"json": {"text": "a", "content_type": "text/plain\r\nX-Injected: 1"}}, 400, "not a MIME type"),
+    ({"json": {"text": "a", "content_type": "text/plain; charset=\u20ac"}}, 400, "not a MIME type"),
+    ({"files": {"file": ("a.txt", b"a", "text/\u20ac")}}, 400, "not a MIME type"),
 ])
 def test_bad_posts_get_json_errors(api, kwargs, status, message):
     r = requests.post(f"{api}/documents", timeout=10, **kwargs)
@@ -99,3 +105,28 @@ def test_get_errors_and_routes(api):
     assert requests.get(f"{api}/nowhere", timeout=10).status_code == 404
     assert requests.delete(f"{api}/documents", timeout=10).status_code == 405
     assert requests.get(f"{api}/healthz", timeout=10).json() == {"status": "ok"}
+
+
+def test_an_unavailable_dependency_is_a_json_503_that_does_not_leak_its_error(stack, tmp_path):
+    """The api's own process, as the stack starts it, but its Firestore is a port nobody answers."""
+    from local.procs import ManagedProcess, free_port, port_open
+
+    port, dead = free_port(), free_port()
+    env = {**stack.client_env(), "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{dead}", "CONTENTFLOW_FIRESTORE_TIMEOUT_S": "1",
+           "PYTHONPATH": "lib", "K_SERVICE": "api"}
+    proc = ManagedProcess("api-no-firestore", [sys.executable, "-m", "functions_framework", "--target", "api",
+                                               "--source", "functions/api.py", "--host", "127.0.0.1", "--port", str(port)],
+                          tmp_path / "api.log", env=env, cwd=REPO).start()
+    try:
+        deadline = time.monotonic() + 30
+        while not port_open(port):
+            assert proc.alive() and time.monotonic() < deadline, proc.log_tail()
+            time.sleep(0.05)
+        r = requests.get(f"http://127.0.0.1:{port}/documents/{'0' * 32}", timeout=30)
+        assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+        assert r.json() == {"error": {"code": 503, "message": "a dependency is unavailable; retry shortly"}}
+        health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
+        assert health.status_code == 503 and health.json()["error"]["message"].startswith("not ready")
+    finally:
+        proc.stop()
+    assert "dependency unavailable" in (tmp_path / "api.log").read_text()  # the detail is in the log

@@ -1,6 +1,7 @@
 """Recovery paths: the sweeper re-drives stuck documents (fired through the local scheduler's
 path), and a message that keeps failing is dead-lettered and fails its document with a reason."""
 
+import hashlib
 import json
 import uuid
 from datetime import timedelta
@@ -15,17 +16,19 @@ SPEC = load_spec()
 def _stuck_document(stack, db, inbox, text: bytes, running: bool):
     """A document whose hand-on was lost (or whose instance died mid-step): its record says
     extract is queued (or running with an expired lease) ten minutes ago, and no message exists.
-    The record is written first, so the upload's own event is a duplicate and does nothing."""
+    The object is uploaded like any other (its own upload event makes a document of its own); the
+    stuck record is a second one for the same object, under an id no event will ever name."""
     name = f"it/{uuid.uuid4().hex}/stuck.txt"
-    md5 = sm.md5_base64(text)
-    doc_id = sm.document_id_for(inbox.name, name, md5, None)
+    blob = inbox.blob(name)
+    blob.upload_from_string(text, content_type="text/plain")
+    doc_id = sm.document_id_for(inbox.name, name, None, f"lost-{uuid.uuid4().hex}")
     past = sm.utcnow() - timedelta(minutes=10)
-    source = Source(bucket=inbox.name, name=name, md5_hash=md5, size=len(text), content_type="text/plain")
+    source = Source(bucket=inbox.name, name=name, generation=str(blob.generation), md5_hash=blob.md5_hash,
+                    size=len(text), content_type="text/plain")
     doc = sm.register(None, doc_id, source, SPEC, past).document
     if running:
         doc = sm.begin_step(doc, "extract", SPEC, past, lease_s=60).document
     db.collection("documents").document(doc_id).set(doc.to_firestore())
-    inbox.blob(name).upload_from_string(text, content_type="text/plain")
     return doc_id
 
 
@@ -108,3 +111,103 @@ def test_failure_event_lost_to_a_failed_publish_is_sent_by_the_sweeper(stack, db
     assert event["body"]["data"]["error"]["reason"] == decision.detail
     assert db.collection("documents").document(doc_id).get().get("event_pending_since") is None
     assert stack.fire("sweeper").json()["failure_events_resent"] == 0  # sent once, not on every sweep
+
+
+def _deliver(stack, step: str, doc_id: str) -> None:
+    """Delivers a step's message again, as Pub/Sub redelivers after a 5xx."""
+    from google.cloud import pubsub_v1
+
+    topic = SPEC.functions[SPEC.step(step).function].trigger.topic
+    message = json.dumps({"document_id": doc_id, "step": step}).encode()
+    pubsub_v1.PublisherClient().publish(
+        f"projects/{stack.project_id}/topics/{topic}", message, document_id=doc_id, step=step).result(timeout=10)
+
+
+def _in_process_pipeline(store=None, dispatcher=None):
+    """The pipeline as a function instance builds it, against the stack's emulators, with one
+    adapter swapped for a failing one."""
+    from contentflow.pipeline import Pipeline
+    from contentflow.services import Services
+    from contentflow.settings import Settings
+
+    services = Services(Settings())
+    return Pipeline(services.settings, store or services.store, services.blobs, dispatcher or services.dispatcher), services
+
+
+def test_a_hand_on_lost_after_the_commit_is_sent_again_by_the_redelivery(stack, db, inbox, wait_status):
+    """extract commits, then publishing to analyse fails: the function answers 503. The redelivery
+    finds extract done and analyse queued but never started, and hands it on again at once (no
+    waiting for the sweeper)."""
+    from contentflow.dispatch import Dispatcher
+    from contentflow.errors import TransientError
+
+    class AnalyseTopicDown(Dispatcher):
+        def hand_on(self, document_id, step_name, trace_id, redrive=""):
+            raise TransientError(f"publish to {step_name} failed: ServiceUnavailable")
+
+    _, services = _in_process_pipeline()
+    s = services.settings
+    pipeline, _ = _in_process_pipeline(dispatcher=AnalyseTopicDown(s.spec, s.project_id, services.publisher, s.publish_timeout_s))
+    doc_id = _stuck_document(stack, db, inbox, f"lost hand-on {uuid.uuid4().hex}".encode(), running=False)
+    db.collection("documents").document(doc_id).update({"updated_at": sm.utcnow()})  # not the sweeper's business
+    try:
+        pipeline.run_step("extract", doc_id)
+        raise AssertionError("the failed hand-on must answer retry")
+    except TransientError:
+        pass
+    record = db.collection("documents").document(doc_id).get().to_dict()
+    assert record["steps"]["extract"]["state"] == "succeeded" and record["steps"]["analyse"]["state"] == "queued"
+    _deliver(stack, "extract", doc_id)  # Pub/Sub's redelivery of the 503
+    record = wait_status(doc_id, timeout=20)
+    assert record["status"] == "done" and record["steps"]["extract"]["attempts"] == 1
+
+
+def test_a_step_whose_commit_fails_is_given_back_not_left_busy(stack, db, inbox, wait_status):
+    """The work is done but Firestore refuses the commit: the step is released (queued again), so
+    the redelivery runs it instead of finding it busy under a lease for the next five minutes."""
+    from contentflow.errors import TransientError
+    from contentflow.store import DocumentStore
+
+    _, services = _in_process_pipeline()
+
+    class CommitRefused(DocumentStore):
+        calls = 0
+
+        def transition(self, doc_id, decide):
+            CommitRefused.calls += 1
+            if CommitRefused.calls == 2:  # begin (1) passes, complete (2) fails, release (3) passes
+                raise TransientError("Firestore unavailable: 503 commit")
+            return super().transition(doc_id, decide)
+
+    store = CommitRefused(services.firestore, services.settings.collection, services.settings.firestore_timeout_s)
+    pipeline, _ = _in_process_pipeline(store=store)
+    doc_id = _stuck_document(stack, db, inbox, f"refused commit {uuid.uuid4().hex}".encode(), running=False)
+    db.collection("documents").document(doc_id).update({"updated_at": sm.utcnow()})
+    try:
+        pipeline.run_step("extract", doc_id)
+        raise AssertionError("the refused commit must answer retry")
+    except TransientError:
+        pass
+    extract = db.collection("documents").document(doc_id).get().to_dict()["steps"]["extract"]
+    assert extract["state"] == "queued" and extract["lease_until"] is None and "503 commit" in extract["error"]
+    _deliver(stack, "extract", doc_id)
+    record = wait_status(doc_id, timeout=20)
+    assert record["status"] == "done" and record["steps"]["extract"]["attempts"] == 2
+
+
+def test_the_same_bytes_uploaded_again_before_extraction_still_extract(stack, db, inbox, wait_status):
+    """A re-upload of identical bytes replaces the registered generation (no versioning): it is
+    the same document, and extract reads the live generation once its MD5 matches."""
+    text = f"uploaded twice {uuid.uuid4().hex}".encode()
+    doc_id = _stuck_document(stack, db, inbox, text, running=False)
+    name = db.collection("documents").document(doc_id).get().get("source.name")
+    blob = inbox.blob(name)
+    registered = db.collection("documents").document(doc_id).get().get("source.generation")
+    blob.upload_from_string(text, content_type="text/plain")  # same bytes, new generation
+    blob.reload()
+    assert str(blob.generation) != registered
+    db.collection("documents").document(doc_id).update({"updated_at": sm.utcnow()})
+    _deliver(stack, "extract", doc_id)
+    record = wait_status(doc_id, timeout=20)
+    assert record["status"] == "done", record.get("error")
+    assert record["content_sha256"] == hashlib.sha256(text).hexdigest()

@@ -105,3 +105,28 @@ def test_a_terminal_failure_marks_its_event_pending_and_other_changes_do_not():
     again = sm.begin_step(released.document, "extract", SPEC, now, lease_s=60)
     failed = sm.fail_step(again.document, "extract", again.attempt, "unreadable", False, SPEC, now)
     assert failed.outcome == "failed" and failed.document.event_pending_since == now
+
+
+def test_a_late_dead_letter_does_not_undo_a_step_that_succeeded_or_runs_now():
+    doc = registered()
+    running = sm.begin_step(doc, "extract", SPEC, T0, 60).document
+    busy = sm.fail_step(running, "extract", None, "gave up", False, SPEC, T0 + timedelta(seconds=1))
+    assert busy.outcome == "busy" and busy.document is None
+    done = sm.complete_step(running, "extract", 1, {}, SPEC, T0 + timedelta(seconds=2)).document
+    late = sm.fail_step(done, "extract", None, "gave up", False, SPEC, T0 + timedelta(seconds=3))
+    assert late.outcome == "stale" and late.document is None
+    expired = sm.fail_step(running, "extract", None, "gave up", False, SPEC, T0 + timedelta(seconds=61))
+    assert expired.outcome == "failed"  # the lease ran out: nobody is running it
+
+
+def test_a_duplicate_delivery_names_a_next_step_that_never_started():
+    doc = registered()
+    again = sm.register(doc, doc.id, doc.source, SPEC, T0)
+    assert again.hand_on == "extract" and again.trace_id == doc.trace_id  # first hand-on may be lost
+    begun = sm.begin_step(doc, "extract", SPEC, T0, 60)
+    assert sm.register(begun.document, doc.id, doc.source, SPEC, T0).hand_on is None  # it started
+    done = sm.complete_step(begun.document, "extract", 1, {}, SPEC, T0).document
+    dup = sm.begin_step(done, "extract", SPEC, T0, 60)
+    assert dup.outcome == "duplicate" and dup.hand_on == "analyse"
+    analysing = sm.begin_step(done, "analyse", SPEC, T0, 60).document
+    assert sm.begin_step(analysing, "extract", SPEC, T0, 60).hand_on is None
