@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections import deque
+from collections.abc import Iterator
 
 from pydantic import BaseModel
 
@@ -31,54 +33,66 @@ class Chunk(BaseModel):
     page_end: int | None = None  # page of the last character
 
 
-def _split(text: str, start: int, end: int, size: int, level: int, out: list[tuple[int, int]]) -> None:
-    """Append (start, end) spans of non-space text, each at most `size` long."""
+def _split(text: str, start: int, end: int, size: int, level: int) -> Iterator[tuple[int, int]]:
+    """Yield (start, end) spans of non-space text, each at most `size` long."""
     if end - start <= size:
-        out.append((start, end))
+        yield start, end
         return
     if level == len(_LEVELS):  # one "word" longer than a chunk: cut it
         for cut in range(start, end, size):
-            out.append((cut, min(cut + size, end)))
+            yield cut, min(cut + size, end)
         return
     piece_start = start
     for match in _LEVELS[level].finditer(text, start, end):
         if match.start() > piece_start:
-            _split(text, piece_start, match.start(), size, level + 1, out)
+            yield from _split(text, piece_start, match.start(), size, level + 1)
         piece_start = match.end()
     if piece_start < end:
-        _split(text, piece_start, end, size, level + 1, out)
+        yield from _split(text, piece_start, end, size, level + 1)
 
 
-def pieces(text: str, size: int) -> list[tuple[int, int]]:
+def pieces(text: str, size: int) -> Iterator[tuple[int, int]]:
+    """The pieces in order, lazily: a text of millions of short lines never becomes a list of
+    millions of tuples (5 M one-letter lines took 822 MiB that way)."""
     stripped_start = len(text) - len(text.lstrip())
     stripped_end = len(text.rstrip())
-    out: list[tuple[int, int]] = []
     if stripped_end > stripped_start:
-        _split(text, stripped_start, stripped_end, size, 0, out)
-    return out
+        yield from _split(text, stripped_start, stripped_end, size, 0)
 
 
 def chunk_text(text: str, size: int, overlap: int, page_starts: list[int] | None = None) -> list[Chunk]:
-    spans = pieces(text, size)
+    """Pack the pieces greedily, holding only the pieces of the chunk being built (a window
+    that starts at the current chunk's first piece), never the whole list."""
+    stream = pieces(text, size)
+    window: deque[tuple[int, int]] = deque()  # pieces from the current chunk's first one on
+
+    def fill(count: int) -> bool:  # make sure the window holds `count` pieces, if there are
+        while len(window) < count:
+            piece = next(stream, None)
+            if piece is None:
+                return False
+            window.append(piece)
+        return True
+
     chunks: list[Chunk] = []
-    first = 0
-    while first < len(spans):
-        last = first
-        while last + 1 < len(spans) and spans[last + 1][1] - spans[first][0] <= size:
+    while fill(1):
+        last = 0
+        while fill(last + 2) and window[last + 1][1] - window[0][0] <= size:
             last += 1
-        start, end = spans[first][0], spans[last][1]
+        start, end = window[0][0], window[last][1]
         chunk = Chunk(index=len(chunks), text=text[start:end], start=start, end=end)
         if page_starts:
             chunk.page = bisect.bisect_right(page_starts, start)
             chunk.page_end = bisect.bisect_right(page_starts, end - 1)
         chunks.append(chunk)
-        if last + 1 >= len(spans):
+        if not fill(last + 2):
             break
         # Overlap: the trailing pieces of this chunk that fit in `overlap` and still leave room
         # for the next new piece (else the next chunk would hold nothing new).
         following = last + 1
-        while (following - 1 > first and end - spans[following - 1][0] <= overlap
-               and spans[last + 1][1] - spans[following - 1][0] <= size):
+        while (following - 1 > 0 and end - window[following - 1][0] <= overlap
+               and window[last + 1][1] - window[following - 1][0] <= size):
             following -= 1
-        first = following
+        for _ in range(following):
+            window.popleft()
     return chunks
