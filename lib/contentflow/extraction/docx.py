@@ -171,9 +171,12 @@ class _Walker:
         else:
             self._handle_end(tag, node)
         # Streaming: drop what has been read, so memory stays flat however long the document.
+        # The root has no parent: what precedes it (a comment, a processing instruction) stays.
         node.clear()
-        while node.getprevious() is not None:
-            del node.getparent()[0]
+        parent = node.getparent()
+        if parent is not None:
+            while node.getprevious() is not None:
+                del parent[0]
 
     def _handle_end(self, tag: str, node) -> None:
         para = self.paragraphs[-1] if self.paragraphs else None
