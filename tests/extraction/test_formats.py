@@ -163,3 +163,75 @@ def test_dates():
     assert dates.iso_date("2024-03-05T16:45:00Z") == "2024-03-05T16:45:00+00:00"
     assert dates.iso_date("next Tuesday") is None
     assert dates.exif_date("2023:07:01 12:00:05") == "2023-07-01T12:00:05"
+
+
+def test_lone_surrogates_in_json_are_replaced_not_fatal(extract):
+    # The worker died encoding its reply: "the worker exited with status 1".
+    assert extract(b'{"t": "bad \\ud800 here"}', "a.json").text == "t: bad \ufffd here"
+
+
+def test_json_with_a_5000_digit_integer(extract):
+    # Was "malformed JSON: Exceeds the limit (4300 digits) for integer string conversion".
+    assert extract(b'{"n": ' + b"7" * 5000 + b', "m": 12}', "a.json").text == "n: " + "7" * 5000 + "\nm: 12"
+
+
+def _pdf_with_a_broken_page_and_title() -> bytes:
+    from corpus import rawpdf  # samples/ is on the path (see support.py)
+
+    def page(content: int) -> bytes:
+        return (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % content)
+
+    return rawpdf.build([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Count 3 /Kids [6 0 R 99 0 R 7 0 R] >>",  # page 2 does not exist
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        rawpdf.stream(rawpdf.text_content(["First page text here."])),
+        rawpdf.stream(rawpdf.text_content(["Third page text here."])),
+        page(4), page(5),
+        b"<< /Title <FEFF0041D80000420043> /Author (Ann) >>",  # UTF-16 with a lone surrogate
+    ], info=8)
+
+
+def test_pdf_broken_page_is_skipped_and_bad_title_kept(extract):
+    # Was "parser crashed: UnicodeDecodeError ..." (title), then "PdfiumError: Failed to load page".
+    result = extract(_pdf_with_a_broken_page_and_title(), "a.pdf")
+    assert result.text.split() == "First page text here. Third page text here.".split()
+    assert result.page_of(result.text.index("Third")) == 3  # the skipped page keeps its number
+    assert result.title == "A\ufffdBC" and result.author == "Ann"
+    assert "1 page(s) could not be loaded and were skipped: 2" in result.warnings
+
+
+def _patched_docx(offsets: dict[int, bytes]) -> bytes:
+    """A one-part DOCX with bytes overwritten at offsets from its local header (PK\\3\\4) and,
+    shifted by 2, in its central directory entry (PK\\1\\2), which has one more field before."""
+    data = bytearray(_docx("<w:p><w:r><w:t>Secret</w:t></w:r></w:p>"))
+    local, central = data.index(b"PK\x03\x04"), data.index(b"PK\x01\x02")
+    for offset, value in offsets.items():
+        data[local + offset:local + offset + len(value)] = value
+        data[central + offset + 2:central + offset + 2 + len(value)] = value
+    return bytes(data)
+
+
+@pytest.mark.parametrize("offsets, reason", [
+    ({6: b"\x01\x00"}, "encrypted DOCX: password required"),  # flag bit 0: encrypted
+    ({8: b"\x01\x00"}, "malformed DOCX: That compression method is not supported"),  # "shrink"
+    ({14: b"\x00\x00\x00\x00"}, "malformed DOCX: Bad CRC-32 for file 'word/document.xml'"),
+])
+def test_docx_zip_member_problems_have_clear_reasons(extract, offsets, reason):
+    # Were "parser crashed: RuntimeError / NotImplementedError / BadZipFile ...".
+    with pytest.raises(UnreadableDocument) as failure:
+        extract(_patched_docx(offsets), "a.docx")
+    assert failure.value.reason == reason
+
+
+def test_docx_parsing_stops_at_the_deadline(limits):
+    # 3 M empty paragraphs (18 MB unpacked, 26 KB zipped) take 7.4 s to walk; ~195 MB of them ran
+    # past the 60 s deadline until the parent killed the worker. Now the walk looks at the clock.
+    from contentflow.extraction import docx
+
+    data = _docx("<w:p><w:r><w:t>Hi</w:t></w:r></w:p>" + "<w:p/>" * 3_000_000)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        docx.parse(data, limits=limits(max_compression_ratio=100_000), deadline=started + 0.5)
+    assert time.monotonic() - started < 3.0  # 0.51 s measured

@@ -9,7 +9,9 @@ Headings become Markdown headings, list paragraphs "- " items, table rows "a | b
 from __future__ import annotations
 
 import io
+import time
 import zipfile
+import zlib
 
 from contentflow.errors import UnreadableDocument
 from contentflow.extraction import dates, fmt
@@ -20,6 +22,7 @@ MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 REL_OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
 # Compression ratio is only judged on parts big enough to matter: tiny XML compresses oddly.
 RATIO_MIN_BYTES = 1_000_000
+DEADLINE_CHECK_EVENTS = 20_000  # about 10 ms of parsing between looks at the clock
 SMALL_PART_BYTES = 10_000_000  # styles, properties, relationships: read whole, but no bigger
 # Subtrees whose text is not the document's: deleted revisions, field codes, the fallback copy of
 # drawings (its text box duplicates mc:Choice), moved-away text.
@@ -70,7 +73,10 @@ def _small_part(archive: zipfile.ZipFile, name: str):
         return None
     if info.file_size > SMALL_PART_BYTES:
         return None
-    data = archive.read(name)
+    try:
+        data = archive.read(name)
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError):
+        return None  # styles or properties damaged: the text can still be read
     _refuse_dtd(name, data[:4096])
     try:
         return etree.fromstring(data, _xml_parser())
@@ -227,10 +233,9 @@ def _dedupe(cells: list[str]) -> list[str]:
     return out
 
 
-def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
+def _read(archive: zipfile.ZipFile, limits, deadline: float) -> tuple[_Walker, dict]:
     from lxml import etree
 
-    archive = _archive(data, limits)
     main = _main_part(archive)
     walker = _Walker(_styles(archive), limits.max_nesting_depth)
     properties = _properties(archive)
@@ -240,7 +245,10 @@ def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
         events = etree.iterparse(stream, events=("start", "end"), resolve_entities=False,
                                  no_network=True, load_dtd=False, huge_tree=False)
         try:
-            for event, node in events:
+            for count, (event, node) in enumerate(events):
+                # Millions of empty elements cost time, not memory: stop at the deadline.
+                if not count % DEADLINE_CHECK_EVENTS and time.monotonic() > deadline:
+                    raise TimeoutError
                 if event == "start":
                     walker.start(node.tag, node)
                 else:
@@ -249,8 +257,21 @@ def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
                     break
         except etree.XMLSyntaxError as err:
             raise UnreadableDocument(f"malformed DOCX: {main}: {err}"[:200]) from None
-        except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as err:
-            raise UnreadableDocument(f"malformed DOCX: {err}"[:200]) from None
+    return walker, properties
+
+
+def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
+    archive = _archive(data, limits)
+    try:
+        walker, properties = _read(archive, limits, deadline)
+    except NotImplementedError as err:  # zipfile: "That compression method is not supported"
+        raise UnreadableDocument(f"malformed DOCX: {err}"[:200]) from None
+    except RuntimeError as err:  # zipfile: "File ... is encrypted, password required"
+        if "encrypted" not in str(err):
+            raise
+        raise UnreadableDocument("encrypted DOCX: password required") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as err:  # bad CRC-32 ...
+        raise UnreadableDocument(f"malformed DOCX: {err}"[:200]) from None
     if not walker.blocks:
         raise UnreadableDocument("no text found: the document has no text")
     return from_pages(

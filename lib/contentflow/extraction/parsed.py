@@ -13,8 +13,15 @@ PAGE_SEPARATOR = "\n\n"
 # C0/C1 controls except tab and newline, plus non-characters: never useful text, often the mark of
 # a wrong decoding. Form feeds are page breaks in plain text and become paragraph breaks.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufeff\ufffe\uffff]")
+# Lone surrogates (JSON "\\ud800", a broken UTF-16 title) cannot be encoded as UTF-8: left in,
+# they killed the worker while it wrote its reply.
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 _TRAILING_SPACE = re.compile(r"[ \t\u00a0]+\n")
 _BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def without_surrogates(text: str) -> str:
+    return _SURROGATES.sub("\ufffd", text) if _SURROGATES.search(text) else text
 
 
 def clean(text: str) -> str:
@@ -44,7 +51,13 @@ class Parsed:
     warnings: list[str] = field(default_factory=list)
 
     def to_wire(self) -> dict:
-        return asdict(self)
+        """Plain JSON-able values, every string encodable as UTF-8 (lone surrogates become U+FFFD)."""
+        wire = asdict(self)
+        for key, value in wire.items():
+            if isinstance(value, str):
+                wire[key] = without_surrogates(value)
+        wire["warnings"] = [without_surrogates(w) for w in wire["warnings"]]
+        return wire
 
     @classmethod
     def from_wire(cls, data: dict) -> Parsed:

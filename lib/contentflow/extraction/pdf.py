@@ -32,6 +32,29 @@ def _open(data: bytes):
         raise UnreadableDocument("malformed PDF: the file is damaged or not a PDF") from None
 
 
+def _info(doc) -> dict[str, str]:
+    """The Info dictionary, best effort: a value that is not valid UTF-16 (a lone surrogate made
+    pypdfium2's own decoding raise and lose the whole document) is decoded with replacement
+    characters; a value that cannot be read at all is left out."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    found = {}
+    for key in ("Title", "Author", "CreationDate", "ModDate"):
+        try:
+            name = (key + "\x00").encode("ascii")
+            size = raw.FPDF_GetMetaText(doc, name, None, 0)
+            if size <= 2:
+                continue
+            buffer = ctypes.create_string_buffer(size)
+            raw.FPDF_GetMetaText(doc, name, buffer, size)
+            found[key] = buffer.raw[:size - 2].decode("utf-16-le", "replace")
+        except Exception:  # noqa: BLE001 - metadata never costs the document its text
+            continue
+    return found
+
+
 def _meta_value(value: str | None) -> str | None:
     value = (value or "").strip()
     return None if value.lower() in PLACEHOLDERS else value[:1000]
@@ -95,6 +118,8 @@ def _ocr_page(page, limits, deadline: float) -> str:
 
 
 def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
+    import pypdfium2 as pdfium
+
     doc = _open(data)
     try:
         count = len(doc)
@@ -102,11 +127,17 @@ def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
             raise UnreadableDocument("malformed PDF: no pages")
         if count > limits.max_pages:
             raise UnreadableDocument(f"too many pages: {count:,} > {limits.max_pages:,}")
-        info = doc.get_metadata_dict()
+        info = _info(doc)
         xmp = xmp_metadata(data)
         pages, ocred, not_ocred, chars = [], 0, 0, 0
+        unreadable = []
         for index in range(count):
-            page = doc[index]
+            try:
+                page = doc[index]
+            except pdfium.PdfiumError:  # one broken page object: keep the others
+                unreadable.append(index + 1)
+                pages.append("")
+                continue
             try:
                 textpage = page.get_textpage()
                 text = textpage.get_text_bounded()
@@ -127,6 +158,8 @@ def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
                 raise TimeoutError
     finally:
         doc.close()
+    if unreadable and len(unreadable) == len(pages):
+        raise UnreadableDocument("malformed PDF: no page could be loaded")
     if not any(p.strip() for p in pages):
         if ocred:
             raise UnreadableDocument("no text found: the PDF has no text layer and OCR found no text in its images")
@@ -142,6 +175,9 @@ def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
         modified=dates.pdf_date(info.get("ModDate")) or dates.iso_date(xmp.get("modified")),
         pages_ocred=ocred,
     )
+    if unreadable:
+        listed = ", ".join(map(str, unreadable[:20])) + (", ..." if len(unreadable) > 20 else "")
+        parsed.warnings.append(f"{len(unreadable)} page(s) could not be loaded and were skipped: {listed}")
     if not_ocred:
         parsed.warnings.append(
             f"{not_ocred} page(s) without a text layer were not OCRed (limit {limits.max_ocr_pages})")

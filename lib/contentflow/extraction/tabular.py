@@ -26,6 +26,10 @@ def _scalar(value) -> str:
     return str(value)
 
 
+def _big_int(digits: str) -> int | str:
+    return int(digits) if len(digits.lstrip("-")) <= 4000 else digits
+
+
 def render_json(value, max_chars: int, max_depth: int) -> str:
     """Iterative, with one iterator per open level (a hostile depth cannot exhaust the stack, a
     huge array costs no copy); stops once max_chars are written."""
@@ -70,7 +74,14 @@ def parse_json(data: bytes, *, mime: str, charset: str | None, limits, sniffed: 
     old_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(depth_now + limits.max_nesting_depth + 50)
     try:
-        value = json.loads(source)
+        try:
+            value = json.loads(source)
+        except ValueError as err:
+            if "integer string conversion" not in str(err):
+                raise
+            # An integer of more than 4,300 digits (Python's guard against quadratic int()):
+            # keep such numbers as the digits they are instead of losing the document.
+            value = json.loads(source, parse_int=_big_int)
     except RecursionError:
         raise UnreadableDocument(
             f"JSON nested too deeply: more than {limits.max_nesting_depth} levels") from None
