@@ -235,3 +235,25 @@ def test_docx_parsing_stops_at_the_deadline(limits):
     with pytest.raises(TimeoutError):
         docx.parse(data, limits=limits(max_compression_ratio=100_000), deadline=started + 0.5)
     assert time.monotonic() - started < 3.0  # 0.51 s measured
+
+
+@pytest.mark.parametrize("encoding, content_type", [
+    ("utf-16-le", "text/plain; charset=utf-16le"), ("utf-16-be", "text/plain; charset=UTF-16BE"),
+    ("utf-32-le", "text/plain; charset=utf-32le"), ("utf-16-le", None), ("utf-32-le", None),
+])
+def test_utf16_and_utf32_without_a_mark(extract, encoding, content_type):
+    # ASCII in UTF-16 decodes as "valid" UTF-8 full of NULs: was "binary data in a text/plain file".
+    text = "Meeting notes: bring the slides and the budget for next week."
+    assert extract(text.encode(encoding), "notes.txt", content_type).text == text
+
+
+@pytest.mark.parametrize("text, encoding", [
+    ("Le café était très agréable, à côté de l'hôtel. Où est la gare ?", "iso-8859-1"),  # was cp775
+    ("A informação não está disponível. Ação e coração são palavras.", "cp1252"),  # was cp1250
+    ("Ça coûte 5 € – « très cher » dit-il…", "cp1252"),
+    ("Zażółć gęślą jaźń — polski tekst z ogonkami.", "cp1250"),  # still not read as cp1252
+    ("Příliš žluťoučký kůň úpěl ďábelské ódy.", "cp1250"),
+    ("Γεια σου κόσμε, αυτό είναι ελληνικό κείμενο.", "cp1253"),
+])
+def test_western_european_8_bit_text_is_read_as_cp1252(text, encoding):
+    assert decode(text.encode(encoding), mime="text/plain")[0] == text

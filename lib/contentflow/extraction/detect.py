@@ -163,7 +163,11 @@ def looks_binary(data: bytes) -> bool:
     if nuls:
         # UTF-16 without a BOM: ASCII text has a NUL in every other byte, all on one side.
         even, odd = head[0::2].count(0), head[1::2].count(0)
-        return not (nuls > len(head) // 4 and min(even, odd) <= len(head) // 200)
+        if nuls > len(head) // 4 and min(even, odd) <= len(head) // 200:
+            return False
+        # UTF-32 without a BOM: three NULs in every four bytes, the letter always on one side.
+        fourths = [head[k::4].count(0) for k in range(4)]
+        return not (nuls > len(head) // 2 and min(fourths[0], fourths[3]) <= len(head) // 400)
     controls = sum(head.count(bytes([b])) for b in (*range(1, 9), *range(14, 27), *range(28, 32)))
     return controls > len(head) // 100
 

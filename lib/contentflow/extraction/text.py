@@ -41,8 +41,9 @@ def _strict(data: bytes, encoding: str, final: bool = True) -> str:
 
 def decode(data: bytes, *, mime: str, hint: str | None = None,
            max_chars: int | None = None) -> tuple[str, str, list[str]]:
-    """Returns (text, encoding, warnings). Order: BOM, UTF-8, declared charset (`hint`, e.g. from
-    the content type or an HTML meta tag), then charset-normalizer's best guess. With max_chars,
+    """Returns (text, encoding, warnings). Order: BOM, a declared UTF-16/32 charset, UTF-8 (without
+    NULs), any other declared charset (`hint`, e.g. from the content type or an HTML meta tag),
+    cp1252 when the bytes read as Western European text, then charset-normalizer's best guess. With max_chars,
     only the bytes that can hold that many characters (4 a character at most) are decoded."""
     warnings: list[str] = []
     final = True
@@ -51,8 +52,19 @@ def decode(data: bytes, *, mime: str, hint: str | None = None,
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return _checked(_strict(data, encoding, final), mime), encoding, warnings
+    encoding = _codec(hint)
+    if encoding and encoding.startswith(("utf-16", "utf-32")):
+        # ASCII in UTF-16 is also valid UTF-8 (with a NUL after every letter): a declared
+        # UTF-16/32 charset goes first.
+        try:
+            return _checked(_strict(data, encoding, final), mime), encoding, warnings
+        except UnreadableDocument:
+            warnings.append(f"declared charset {hint} does not fit the bytes; detected instead")
     try:
-        return _checked(_decode(data, "utf-8", "strict", final), mime), "utf-8", warnings
+        text = _decode(data, "utf-8", "strict", final)
+        if "\x00" not in text[:65536]:  # NULs: UTF-16/32 without a mark, not UTF-8 text
+            return _checked(text, mime), "utf-8", warnings
+        del text
     except UnicodeDecodeError:
         pass
     replaced = _decode(data, "utf-8", "replace", final)
@@ -68,18 +80,49 @@ def decode(data: bytes, *, mime: str, hint: str | None = None,
         raise UnreadableDocument(
             f"invalid text encoding: damaged UTF-8 ({bad:,} invalid bytes in {len(data):,})")
     del replaced, head
-    encoding = _codec(hint)
-    if encoding and encoding != "utf-8":
+    if encoding and encoding != "utf-8" and not encoding.startswith(("utf-16", "utf-32")):
         try:
             return _checked(_decode(data, encoding, "strict", final), mime), encoding, warnings
         except UnicodeDecodeError:
             warnings.append(f"declared charset {hint} does not fit the bytes; detected instead")
+    western = _western_european(data, final)
+    if western is not None:
+        return _checked(western, mime), "cp1252", warnings
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None:
         raise UnreadableDocument("invalid text encoding: no known text encoding fits the bytes")
     return _checked(_strict(data, best.encoding, final), mime), best.encoding, warnings
+
+
+# What 8-bit Western European text (French, Portuguese, German, Spanish ...) shows in cp1252 above
+# ASCII besides letters: typographic quotes and dashes, currency, degree, ordinals, guillemets.
+_WESTERN_SIGNS = set("‘’‚“”„–—…•€£¢¥«»°ºª§©®™·×÷¿¡¨´¸±²³µ¶¼½¾ \u00a0")
+# In such text accented letters sit inside mostly-ASCII words; Cyrillic or Greek bytes read as
+# cp1252 are (almost) all "accented letters", which is how cp1251/cp1253 are told apart.
+MAX_WESTERN_HIGH_SHARE = 0.3
+
+
+def _western_european(data: bytes, final: bool) -> str | None:
+    """The cp1252 reading of 8-bit text if it looks like Western European text, else None.
+    charset-normalizer alone picks cp775 or cp1250 for short French or Portuguese in Latin-1."""
+    try:
+        text = _decode(data[:1_000_000], "cp1252", "strict", False)
+    except UnicodeDecodeError:  # 0x81, 0x8d, 0x8f, 0x90, 0x9d are undefined in cp1252
+        return None
+    if _JUNK.search(text):  # controls (UTF-16 without a mark, binary): not 8-bit text
+        return None
+    high = [ch for ch in text if ord(ch) > 127]
+    letters = sum(ch.isalpha() for ch in text)
+    if not high or any(not ch.isalpha() and ch not in _WESTERN_SIGNS for ch in high):
+        return None
+    if sum(ch.isalpha() for ch in high) > letters * MAX_WESTERN_HIGH_SHARE:
+        return None
+    try:
+        return _decode(data, "cp1252", "strict", final)
+    except UnicodeDecodeError:
+        return None
 
 
 def _checked(text: str, mime: str) -> str:
