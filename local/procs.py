@@ -19,11 +19,14 @@ from pathlib import Path
 _handed_out: set[int] = set()
 
 
-def free_port() -> int:
+def free_port(preferred: int | None = None) -> int:
     """A free 127.0.0.1 port, never the same twice in this process, and outside the kernel's
     ephemeral range when it can be: a port picked now is bound seconds later, and in between an
     outgoing connection or an emulator's own bind(0) (the JVMs open extra ports) would take one
-    from the ephemeral range."""
+    from the ephemeral range. `preferred` is taken if it is free."""
+    if preferred and preferred not in _handed_out and _bindable(preferred):
+        _handed_out.add(preferred)
+        return preferred
     low = _ephemeral_range()[0]
     if low > 12000:
         for _ in range(200):
@@ -50,6 +53,8 @@ def _ephemeral_range() -> tuple[int, int]:
 
 def _bindable(port: int) -> bool:
     with socket.socket() as s:
+        # As the servers bind: a port whose old connections linger in TIME_WAIT is free to listen on.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

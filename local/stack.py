@@ -27,6 +27,7 @@ DEFAULT_PROJECT = "contentflow-local"
 # fake-gcs-server publishes object notifications here; in production Eventarc plays this part.
 NOTIFICATION_TOPIC = "gcs-notifications"
 STATE_FILE = "stack.json"
+PORTS_FILE = "ports.json"
 LOCAL_REGION = "us-central1"  # the location of the local Cloud Tasks queues
 
 
@@ -52,9 +53,12 @@ class LocalStack:
         self.spec: PipelineSpec = load_spec_file(self.spec_path or DEFAULT_SPEC_PATH)
         self.say = say or (lambda msg: None)
         self.with_scheduler = with_scheduler
-        self.ports = {"pubsub": free_port(), "firestore": free_port(), "gcs": free_port(), "relay": free_port(),
-                      "cloudtasks": free_port()}
-        self.ports.update({f"fn:{name}": free_port() for name in self.spec.functions})
+        # The ports of the last run on this data folder, where still free: the api's address stays
+        # the same, and Cloud Tasks tasks kept in the folder still reach their functions.
+        previous = _read_json(self.data_dir / PORTS_FILE) or {}
+        names = ["pubsub", "firestore", "gcs", "relay", "cloudtasks", *(f"fn:{n}" for n in self.spec.functions)]
+        self.ports = {name: free_port(preferred=previous.get(name) if isinstance(previous.get(name), int) else None)
+                      for name in names}
         self.processes: dict[str, ManagedProcess] = {}
         self.relay: StorageEventRelay | None = None
         self.scheduler: LocalScheduler | None = None
@@ -101,6 +105,7 @@ class LocalStack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         for sub in ("logs", "pubsub", "gcs", "cloudtasks"):
             (self.data_dir / sub).mkdir(exist_ok=True)
+        (self.data_dir / PORTS_FILE).write_text(json.dumps(self.ports, indent=2))
         self._signals.install()  # a closed terminal or a cancelled job stops the stack like Ctrl-C
         try:
             self._start(timeout_s)
@@ -313,7 +318,12 @@ def cloudtasks_ready(port: int, project_id: str) -> bool:
 
 
 def read_state(data_dir: str | Path) -> dict | None:
+    return _read_json(Path(data_dir) / STATE_FILE)
+
+
+def _read_json(path: Path) -> dict | None:
     try:
-        return json.loads((Path(data_dir) / STATE_FILE).read_text())
+        value = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return value if isinstance(value, dict) else None

@@ -92,6 +92,7 @@ def test_stop_command_and_readiness_that_fails_until_every_component_answers(tmp
     again = _cli("start", data_dir=tmp_path)  # the same folder again: its buckets are still there
     assert again.returncode == 0, again.stdout + again.stderr
     cleanup.append(read_state(tmp_path))
+    assert cleanup[-1]["function_urls"] == state["function_urls"]  # same addresses: kept tasks still reach them
     assert _cli("stop", data_dir=tmp_path).returncode == 0
     _assert_nothing_left(cleanup[-1])
 
