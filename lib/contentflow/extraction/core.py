@@ -22,7 +22,7 @@ from contentflow.extraction.sandbox import SANDBOX
 # Limits the worker needs (it gets them as plain JSON).
 WORKER_LIMITS = (
     "max_pages", "max_text_chars", "max_unpacked_bytes", "max_compression_ratio",
-    "max_archive_members", "max_nesting_depth", "max_image_pixels", "ocr_max_pixels", "ocr_dpi",
+    "max_archive_members", "max_nesting_depth", "html_scoring_max_bytes", "max_image_pixels", "ocr_max_pixels", "ocr_dpi",
     "max_ocr_pages", "ocr_languages", "timeout_s", "max_memory_mib",
 )
 

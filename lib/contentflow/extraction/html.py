@@ -111,19 +111,23 @@ def parse(data: bytes, *, mime: str, charset: str | None, limits, **_) -> Parsed
     language = _language(root)
     _prune(root)
 
-    import trafilatura
+    if len(data) > limits.html_scoring_max_bytes:
+        warnings.append(f"large page ({len(data) / 1e6:.1f} MB): read structurally, without main-content scoring")
+        found, body, extractor = None, "", "lxml-structural"
+    else:
+        import trafilatura
 
-    found = trafilatura.bare_extraction(root, with_metadata=True, include_comments=False,
-                                        include_tables=True, include_images=False)
-    body = getattr(found, "text", None) or ""
-    extractor = "trafilatura"
+        found = trafilatura.bare_extraction(root, with_metadata=True, include_comments=False,
+                                            include_tables=True, include_images=False)
+        body = getattr(found, "text", None) or ""
+        extractor = "trafilatura"
     if body.strip():
         body = body.replace("\n", "\n\n")  # trafilatura puts one block per line
         title = getattr(found, "title", None) or title  # without the "| Site name" suffix
         author = author or getattr(found, "author", None)
     else:
         body = _fallback_text(root)
-        extractor = "lxml-fallback"
+        extractor = "lxml-fallback" if found is not None else extractor
     if not body.strip():
         raise UnreadableDocument("no text found: the page has no readable content")
     if author and author.startswith(("http://", "https://")):

@@ -18,6 +18,10 @@ class ExtractionLimits(BaseModel):
     # HTML elements, JSON values. libxml2 drops anything deeper than 255 silently, so the HTML
     # check can never allow more than that.
     max_nesting_depth: int = Field(default=200, ge=8, le=255)
+    # HTML above this skips trafilatura's main-content scoring (it reads large pages at well under
+    # 1 MB/s, so a 15 MB page would use the whole timeout) for the structural reader: the
+    # main/article/body element with navigation, scripts and styles dropped, and a warning.
+    html_scoring_max_bytes: int = Field(default=3_000_000, ge=0)
 
     # Images: refused above max_image_pixels; larger than ocr_max_pixels are scaled down for OCR.
     max_image_pixels: int = Field(default=100_000_000, ge=1)
