@@ -135,3 +135,30 @@ def test_tiff_frames_are_counted_only_up_to_the_page_limit(limits):
     cpu = time.process_time() - cpu
     assert failure.value.reason == "too many pages: more than 2,000"
     assert cpu < 2.0, f"{cpu:.1f} s of CPU to refuse a 30,000-frame TIFF"
+
+
+def test_a_jpeg_larger_than_ocr_uses_is_decoded_reduced_not_whole(extract):
+    """libjpeg decodes at 1/2..1/8 scale (Pillow's draft mode) what OCR would scale down anyway:
+    a 100 MP CMYK photo, rotated by EXIF, ran out of the 1024 MiB limit when decoded whole."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from contentflow.extraction.image import _decode_reduced
+
+    page = Image.new("RGB", (6000, 4000), "white")
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 150)
+    ImageDraw.Draw(page).text((300, 1800), "HARBOUR FERRY TIMETABLE", fill="black", font=font)
+    exif = page.getexif()
+    exif[0x0112] = 6  # rotated: exif_transpose makes a second copy of the pixels
+    out = io.BytesIO()
+    page.convert("CMYK").save(out, "JPEG", quality=85, exif=exif.tobytes())
+    data = out.getvalue()
+    image = Image.open(io.BytesIO(data))
+    _decode_reduced(image, 5_000_000)
+    image.load()
+    assert image.size == (3000, 2000)  # 24 MP decoded at half scale: 6 MP, still more than OCR's 5 MP
+    small = Image.open(io.BytesIO(data))
+    _decode_reduced(small, 12_000_000)  # 1/2 would give less than OCR uses: decoded whole
+    small.load()
+    assert small.size == (6000, 4000)
+    result = extract(data, "photo.jpg", "image/jpeg", ocr_max_pixels=5_000_000, max_memory_mib=400)
+    assert "HARBOUR FERRY TIMETABLE" in result.text

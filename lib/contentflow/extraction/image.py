@@ -50,6 +50,17 @@ def _count_frames(image, mime: str, max_pages: int) -> int:
     return count
 
 
+def _decode_reduced(image, max_pixels: int) -> None:
+    """A JPEG larger than OCR will use is decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself
+    (Pillow's draft mode), never at full size: OCR scales it down to max_pixels anyway, and a
+    40 MP CMYK photo decoded whole (then rotated and converted) needs more than 512 MiB."""
+    width, height = image.size
+    if width * height <= max_pixels:
+        return
+    scale = (max_pixels / (width * height)) ** 0.5
+    image.draft(None, (max(1, int(width * scale)), max(1, int(height * scale))))
+
+
 def parse(data: bytes, *, mime: str, limits, deadline: float, **_) -> Parsed:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -76,6 +87,8 @@ def parse(data: bytes, *, mime: str, limits, deadline: float, **_) -> Parsed:
         for index in range(min(frames, limits.max_ocr_pages)):
             image.seek(index)
             _too_large(*image.size, limits)  # every TIFF frame has its own size
+            if mime == "image/jpeg":
+                _decode_reduced(image, limits.ocr_max_pixels)
             frame = ImageOps.exif_transpose(image) if mime == "image/jpeg" else image
             prepared = ocr.prepare(frame, limits.ocr_max_pixels)
             pages.append(ocr.recognise(prepared, languages=limits.ocr_languages, deadline=deadline))
