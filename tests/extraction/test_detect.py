@@ -60,3 +60,12 @@ def test_binary_sniffing_allows_utf16_and_rejects_control_bytes():
     assert not looks_binary("plain text".encode("utf-16"))
     assert not looks_binary("plain text with tabs\tand\r\nnewlines\f".encode())
     assert looks_binary(b"text" + b"\x01\x02\x03" * 20 + b"text" * 10)
+
+
+def test_a_specific_extension_wins_over_a_declared_text_plain():
+    """Many upload tools declare text/plain for any text: page.html sent so is still read as HTML."""
+    page = b"<!DOCTYPE html><html><body><nav>Home</nav><main><p>The night ferry returns.</p></main></body></html>"
+    assert detect(page, "page.html", "text/plain").mime == "text/html"
+    assert detect(b'{"a": 1}', "data.json", "text/plain; charset=utf-8").mime == "application/json"
+    assert detect(page, "page.txt", "text/plain").mime == "text/plain"  # no specific name: as declared
+    assert detect(b"# Notes", "notes.md", "text/csv").mime == "text/csv"  # a specific declared type stays

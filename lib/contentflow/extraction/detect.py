@@ -210,7 +210,10 @@ def detect(data: bytes, filename: str, declared_content_type: str | None) -> Det
         raise UnreadableDocument(f"binary data in a {claimed or 'text/plain'} file: not text")
 
     # Text: the declared type picks the text format, then the extension, then a look inside.
-    for candidate in (declared, by_name):
+    # text/plain is what many upload tools send for any text, so a more specific extension
+    # (.html, .json, .csv, .md) wins over it.
+    specific_name = by_name in KINDS and KINDS[by_name] not in LABELS and KINDS[by_name] != "text"
+    for candidate in ((by_name, declared) if declared == "text/plain" and specific_name else (declared, by_name)):
         if candidate in KINDS and KINDS[candidate] not in LABELS:
             return Detected(candidate, KINDS[candidate], charset)
         if candidate and (candidate.startswith("text/") or candidate in TEXTUAL_APPLICATION):
