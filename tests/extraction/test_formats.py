@@ -274,3 +274,10 @@ def test_utf16_and_utf32_without_a_mark(extract, encoding, content_type):
 ])
 def test_western_european_8_bit_text_is_read_as_cp1252(text, encoding):
     assert decode(text.encode(encoding), mime="text/plain")[0] == text
+
+
+def test_text_of_only_invisible_characters_is_no_text(extract):
+    invisible = ("\u200b\u200c\u200d\u2060\ufeff\u200e \n" * 50).encode("utf-8")
+    with pytest.raises(UnreadableDocument, match="^no text found: the document has no text$"):
+        extract(invisible, "blank.txt", "text/plain")
+    assert extract(("\u200bvisible\u200b " * 3).encode(), "a.txt", "text/plain").text.count("visible") == 3

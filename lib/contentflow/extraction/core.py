@@ -7,6 +7,7 @@ import bisect
 import hashlib
 import re
 import time
+import unicodedata
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -84,6 +85,12 @@ def warm_up() -> None:
     SANDBOX.warm_up()
 
 
+def _has_visible_text(text: str) -> bool:
+    """Anything but whitespace and invisible format characters (zero-width spaces, joiners,
+    BOMs, direction marks: category Cf), which str.strip() keeps."""
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)
+
+
 def extract_document(
     data: bytes, *, filename: str, declared_content_type: str | None, limits: ExtractionLimits
 ) -> Extraction:
@@ -103,7 +110,7 @@ def extract_document(
         parsed = Parsed.from_wire(reply["parsed"])
     except (KeyError, TypeError) as err:
         raise UnreadableDocument(f"parser crashed: malformed reply ({err})") from None
-    if not parsed.text.strip():
+    if not _has_visible_text(parsed.text):
         raise UnreadableDocument("no text found: the document has no text")
 
     text = parsed.text
