@@ -18,6 +18,7 @@ from contentflow.errors import InvalidInput, PermanentError, TransientError
 from contentflow.logs import bind, get_logger
 from contentflow.messages import StepMessage
 from contentflow.metering import metered
+from contentflow.pipeline import QueueAttempt
 from contentflow.services import services
 
 log = get_logger("contentflow.function")
@@ -56,15 +57,23 @@ def _push_message(body: dict) -> tuple[bytes, dict[str, str]]:
     return pubsub_message(SimpleNamespace(data=body))
 
 
-def step_delivery(request, expected_step: str) -> tuple[StepMessage, bool]:
-    """(the step message, whether this is the trigger's last delivery) from whichever way the
+def queue_attempt(request) -> QueueAttempt | None:
+    """The Cloud Tasks delivery's queue and retry count, from its headers (None: not a task)."""
+    queue = request.headers.get("X-CloudTasks-QueueName")
+    if not queue:
+        return None
+    retries = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
+    return QueueAttempt(queue=queue.rsplit("/", 1)[-1], retry_count=int(retries) if retries.isdigit() else 0)
+
+
+def step_delivery(request, expected_step: str) -> tuple[StepMessage, QueueAttempt | None]:
+    """(the step message, the Cloud Tasks attempt if a queue delivered it) from whichever way the
     step is triggered: a Cloud Tasks HTTP request, an Eventarc Pub/Sub CloudEvent, or a plain
     Pub/Sub push body. The spec decides the trigger; the function does not care."""
     headers = request.headers
-    final = False
-    if queue := headers.get("X-CloudTasks-QueueName"):
+    attempt = queue_attempt(request)
+    if attempt is not None:
         data = request.get_data()
-        final = _last_task_attempt(queue, headers.get("X-CloudTasks-TaskRetryCount", "0"))
     elif "ce-type" in headers or request.mimetype == "application/cloudevents+json":
         from cloudevents.http import from_http
 
@@ -81,20 +90,12 @@ def step_delivery(request, expected_step: str) -> tuple[StepMessage, bool]:
     msg = StepMessage.parse(data)
     if msg.step != expected_step:
         raise InvalidInput(f"message for step {msg.step!r} delivered to {expected_step!r}")
-    return msg, final
-
-
-def _last_task_attempt(queue_name: str, retry_count: str) -> bool:
-    """Cloud Tasks has no dead-letter topic: the function must know when the queue gives up."""
-    queue = services().settings.spec.queues.get(queue_name.rsplit("/", 1)[-1])
-    if queue is None or queue.retry.max_attempts < 0 or not retry_count.isdigit():
-        return False
-    return int(retry_count) + 1 >= queue.retry.max_attempts
+    return msg, attempt
 
 
 def run_step_request(request, step: str):
     """The whole body of a step function."""
     with handling(step, step=step):
-        msg, final = step_delivery(request, step)
-        services().pipeline.run_step(step, msg.document_id, final_delivery=final)
+        msg, attempt = step_delivery(request, step)
+        services().pipeline.run_step(step, msg.document_id, queue_attempt=attempt)
     return "", 204

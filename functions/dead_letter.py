@@ -24,4 +24,4 @@ def dead_letter(cloud_event):
                                f"gs://{attributes.get('bucketId')}/{attributes['objectId']} (re-upload it or re-deliver the event)")
         msg = StepMessage.parse(data)
         deliveries = attributes.get("CloudPubSubDeadLetterSourceDeliveryCount")
-        services().pipeline.dead_letter(msg.document_id, msg.step, int(deliveries) if deliveries and deliveries.isdigit() else None)
+        services().recovery.dead_letter(msg.document_id, msg.step, int(deliveries) if deliveries and deliveries.isdigit() else None)

@@ -18,4 +18,4 @@ def on_upload(cloud_event):
             obj = StorageObject.model_validate(cloud_event.data)
         except ValidationError as err:
             raise InvalidInput(f"not a storage object event: {err.errors()[0]['msg']}") from None
-        services().pipeline.register_object(obj)
+        services().intake.register_object(obj)

@@ -14,7 +14,7 @@ def sweeper(request):
         return {"error": {"code": 405, "message": "POST only"}}, 405
     summary = None
     with handling("sweeper"):
-        summary = services().pipeline.sweep()
+        summary = services().recovery.sweep()
     if summary is None:
         return {"error": {"code": 503, "message": "sweep failed"}}, 503
     return summary, 200

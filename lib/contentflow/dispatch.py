@@ -44,7 +44,17 @@ class Dispatcher:
         else:  # the spec model refuses this already
             raise TypeError(f"step {step_name} has no pubsub or queue trigger")
 
-    def _enqueue(self, queue: str, function: str, body: bytes, task_id: str) -> None:
+    def enqueue_function(self, function: str, payload: dict, task_id: str) -> bool:
+        """A Cloud Tasks task for a queue-triggered function that is not a step (e.g. `reembed`).
+        False: a task of that name exists or ran within the hour (de-duplicated)."""
+        import json
+
+        trigger = self._spec.functions[function].trigger
+        if not isinstance(trigger, QueueTrigger):
+            raise TypeError(f"function {function} is not triggered by a queue")
+        return self._enqueue(trigger.queue, function, json.dumps(payload).encode(), task_id)
+
+    def _enqueue(self, queue: str, function: str, body: bytes, task_id: str) -> bool:
         from google.api_core.exceptions import AlreadyExists
         from google.cloud import tasks_v2
 
@@ -60,7 +70,8 @@ class Dispatcher:
         try:
             self._tasks.create_task(parent=parent, task=task, timeout=self._timeout)
         except AlreadyExists:
-            return  # the same hand-on was enqueued already: Cloud Tasks de-duplicated it
+            return False  # the same hand-on was enqueued already: Cloud Tasks de-duplicated it
         except Exception as err:
             raise TransientError(f"enqueue on {queue} failed: {type(err).__name__}: {err}") from err
         count("tasks.created")
+        return True

@@ -68,6 +68,7 @@ class StepRecord(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     lease_until: datetime | None = None
+    first_started_at: datetime | None = None  # the first attempt (Cloud Tasks counts its retry duration from it)
     duration_ms: int | None = None
     error: str | None = None
 
@@ -104,6 +105,13 @@ class Document(BaseModel):
     stats: dict = Field(default_factory=dict)
     outputs: dict[str, str] = Field(default_factory=dict)
     metadata: dict = Field(default_factory=dict)
+    # Filled by analyse (bounded, see inference/port.py) and index.
+    analysis: dict | None = None
+    labels: list[str] = Field(default_factory=list)
+    index: dict | None = None
+    # The embedding space (backend:model:dimension) of the document's chunk vectors: search
+    # coverage counts on it, and the backfill re-embeds documents whose space is not the current one.
+    embedding_space: str | None = None
     # Outbox: set with the terminal failure, cleared once `document.failed` is published, so an
     # event lost to a failed publish is sent again by the sweeper rather than never.
     event_pending_since: datetime | None = None
@@ -125,7 +133,8 @@ class Document(BaseModel):
 class Decision(BaseModel):
     """What a transition decided. `document` is the new state to write (None: write nothing)."""
 
-    outcome: Literal["run", "duplicate", "busy", "not_ready", "gave_up", "completed", "stale", "failed", "released", "created"]
+    outcome: Literal["run", "duplicate", "busy", "not_ready", "gave_up", "completed", "stale", "failed", "released",
+                     "created", "reindexed"]
     document: Document | None = None
     attempt: int = 0
     detail: str = ""
@@ -182,6 +191,7 @@ def begin_step(doc: Document | None, step_name: str, spec: PipelineSpec, now: da
     rec.state = StepState.running
     rec.attempts += 1
     rec.started_at = now
+    rec.first_started_at = rec.first_started_at or now
     rec.finished_at = None
     rec.lease_until = now + timedelta(seconds=lease_s)
     doc.status = step.status
@@ -261,6 +271,16 @@ def fail_step(
         doc.updated_at = now
         return Decision(outcome="released", document=doc, attempt=rec.attempts, detail=reason)
     return Decision(outcome="failed", document=_failed(doc, step_name, reason, now), detail=reason)
+
+
+def reindexed(doc: Document | None, updates: dict, space_key: str, now: datetime) -> Decision:
+    """A done document re-embedded under the current model (the backfill): only its index fields
+    change, and only if it is still done and not already in that space."""
+    if doc is None or doc.status != "done":
+        return Decision(outcome="stale", detail="document missing or not done")
+    if doc.embedding_space == space_key:
+        return Decision(outcome="duplicate", detail=f"already embedded in {space_key}")
+    return Decision(outcome="reindexed", document=doc.model_copy(deep=True, update={**updates, "updated_at": now}))
 
 
 def stuck_step(doc: Document, spec: PipelineSpec, now: datetime) -> str | None:

@@ -71,18 +71,97 @@ class Services:
                           location=s.region, tasks_service_account=s.tasks_service_account)
 
     @cached_property
+    def firestore_retry(self):
+        from google.api_core import retry as retries
+
+        # The client's default retry keeps trying UNAVAILABLE for 60 s whatever the call's timeout.
+        return retries.Retry(predicate=retries.if_transient_error, initial=0.1, maximum=1.0, multiplier=2.0,
+                             timeout=self.settings.firestore_timeout_s)
+
+    @cached_property
     def pipeline(self):
         from contentflow.pipeline import Pipeline
 
-        # BlobStore is built lazily too: the property is read only by the steps that touch Storage.
-        return Pipeline(self.settings, self.store, _Lazy(lambda: self.blobs), self.dispatcher)
+        return Pipeline(self.settings, self.store, self.dispatcher, self.step_handler)
+
+    @cached_property
+    def intake(self):
+        from contentflow.intake import Intake
+
+        # BlobStore is built lazily: only the api's submissions touch Storage here.
+        return Intake(self.settings, self.store, _Lazy(lambda: self.blobs), self.dispatcher)
+
+    @cached_property
+    def recovery(self):
+        from contentflow.recovery import Recovery
+
+        return Recovery(self.settings, self.store, self.dispatcher)
+
+    def step_handler(self, step_name: str):
+        """The step's handler, built on first use and kept for the instance's life."""
+        handlers = self.__dict__.setdefault("_handlers", {})
+        if step_name not in handlers:
+            from contentflow.steps import build_handler
+
+            handlers[step_name] = build_handler(step_name, self)
+        return handlers[step_name]
+
+    @cached_property
+    def inference(self):
+        from contentflow.inference import make_backend
+
+        return make_backend(self.settings)
+
+    @cached_property
+    def taxonomy(self):
+        from contentflow.inference import load_taxonomy
+
+        return load_taxonomy(self.settings.inference.taxonomy_path)
+
+    @cached_property
+    def chunks(self):
+        from contentflow.chunks import ChunkStore
+
+        emb = self.settings.spec.embeddings
+        return ChunkStore(self.firestore, emb.collection, emb.field, self.settings.firestore_timeout_s, self.firestore_retry)
+
+    @cached_property
+    def results_cache(self):
+        from contentflow.results_cache import ResultsCache
+
+        s = self.settings
+        return ResultsCache(self.firestore, s.results_cache_collection, s.firestore_timeout_s, self.firestore_retry)
+
+    @cached_property
+    def indexer(self):
+        from contentflow.indexing import Indexer
+
+        s = self.settings
+        return Indexer(self.blobs, self.inference, self.chunks, self.results_cache, s.inference, s.extraction)
+
+    @cached_property
+    def search(self):
+        from contentflow.search import Search
+
+        return Search(self.inference, self.chunks, self.store)
+
+    @cached_property
+    def backfill(self):
+        from contentflow.backfill import Backfill
+
+        s = self.settings
+        return Backfill(self.store, self.chunks, self.indexer, self.dispatcher, self.firestore.collection(s.jobs_collection),
+                        s.firestore_timeout_s, self.firestore_retry)
 
 
     def warm(self, *names: str) -> Services:
         """Builds the named clients now, at instance start (Cloud Functions runs global scope
-        before the first request), instead of on the first request's path."""
+        before the first request), instead of on the first request's path; the inference backend
+        also loads its model (local) or client (vertex)."""
         for name in names:
-            getattr(self, name)
+            built = getattr(self, name)
+            if name == "inference":
+                built.warm_up()
         return self
 
 

@@ -130,6 +130,9 @@ class Function(_Strict):
     trigger: Trigger
     runtime: Runtime
     project_roles: list[Annotated[str, Field(pattern=r"^roles/[a-zA-Z.]+$")]] = Field(default_factory=list)
+    # Queue-triggered functions (not steps) this function creates Cloud Tasks tasks for: Terraform
+    # grants it enqueue rights on exactly those queues.
+    enqueues: list[FunctionName] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _no_primitive_roles(self) -> Function:
@@ -146,6 +149,16 @@ class Delivery(_Strict):
     max_delivery_attempts: int = Field(ge=5, le=100)
 
 
+class Embeddings(_Strict):
+    """Where chunk vectors live and their dimension per inference backend (Terraform builds a
+    vector index for each dimension)."""
+
+    collection: ResourceId = "chunks"
+    field: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")] = "embedding"
+    dimensions: dict[Literal["local", "vertex"], Annotated[int, Field(ge=1, le=2048)]]
+    filter_fields: list[Literal["labels", "language"]] = Field(default_factory=list)
+
+
 class PipelineSpec(_Strict):
     version: Literal[1]
     buckets: dict[ResourceId, Bucket]
@@ -155,6 +168,7 @@ class PipelineSpec(_Strict):
     schedules: dict[ResourceId, Schedule] = Field(default_factory=dict)
     functions: dict[FunctionName, Function]
     delivery: Delivery
+    embeddings: Embeddings
 
     @model_validator(mode="after")
     def _references_resolve(self) -> PipelineSpec:
@@ -179,8 +193,16 @@ class PipelineSpec(_Strict):
                 problems.append(f"functions.{name}.trigger.topic: unknown topic {t.topic!r}")
             if isinstance(t, QueueTrigger) and t.queue not in self.queues:
                 problems.append(f"functions.{name}.trigger.queue: unknown queue {t.queue!r}")
+            for target in fn.enqueues:
+                if target not in self.functions or not isinstance(self.functions[target].trigger, QueueTrigger):
+                    problems.append(f"functions.{name}.enqueues: {target!r} is not a queue-triggered function")
+        from contentflow.steps import registered_steps  # the handlers, registered by step name
+
         seen: set[str] = set()
         for i, step in enumerate(self.steps):
+            if step.name not in registered_steps():
+                problems.append(f"steps[{i}].name: no handler for step {step.name!r} "
+                                f"(registered: {', '.join(sorted(registered_steps()))})")
             if step.name in seen:
                 problems.append(f"steps[{i}].name: duplicate step {step.name!r}")
             seen.add(step.name)

@@ -92,6 +92,28 @@ class DocumentStore:
         )
         return self._documents(query)
 
+    def count(self, field: str, value) -> int:
+        """How many documents have `field == value` (an aggregation: billed one read per 1,000)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.where(filter=FieldFilter(field, "==", value)).count()
+        try:
+            [[result]] = query.get(retry=self._retry, timeout=self._timeout)
+        except _TRANSIENT as err:
+            raise TransientError(f"Firestore unavailable: {err}") from err
+        count("firestore.reads", 1 + int(result.value) // 1000)
+        return int(result.value)
+
+    def page(self, status: str, after_id: str | None, limit: int) -> list[Document]:
+        """Documents with `status`, in id order, after `after_id` (a resumable scan's page)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        query = self._collection.where(filter=FieldFilter("status", "==", status)).order_by(FieldPath.document_id())
+        if after_id:
+            query = query.start_after({FieldPath.document_id(): self._collection.document(after_id)})
+        return self._documents(query.limit(limit))
+
     def _documents(self, query) -> list[Document]:
         try:
             snaps = list(query.stream(retry=self._retry, timeout=self._timeout))

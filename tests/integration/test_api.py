@@ -60,7 +60,7 @@ def test_submission_is_new_even_when_its_upload_event_registers_first(stack, db,
             return stored
 
     services.blobs = UploadEventWins(services.storage, services.settings.storage_timeout_s)
-    pipeline = services.pipeline
+    pipeline = services.intake
     data = f"Raced submission {uuid.uuid4().hex}".encode()
     first = pipeline.submit("race.txt", data, "text/plain")
     assert first.outcome == "created" and first.document.source.via == "api"  # registered by the upload event, marked by the api

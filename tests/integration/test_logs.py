@@ -2,7 +2,20 @@
 the step and the document's trace on each line about it."""
 
 import json
+import time
 import uuid
+
+
+def _entries(path, doc_id: str, timeout: float = 20.0) -> list[dict]:
+    """The function's log lines about the document, once its request's last line is written (the
+    record says done before the last function has logged its request's end)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = path.read_text().splitlines() if path.exists() else []
+        entries = [json.loads(line) for line in lines if line.startswith("{") and doc_id in line]
+        if any(e["message"] == "request finished" for e in entries) or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.05)
 
 
 def test_function_logs_are_structured_and_carry_document_and_trace(stack, inbox, wait_status):
@@ -17,8 +30,7 @@ def test_function_logs_are_structured_and_carry_document_and_trace(stack, inbox,
     assert trace, "the record keeps the document's trace id"
     seen_steps = set()
     for function in ("on_upload", "extract", "analyse", "index"):
-        lines = (stack.data_dir / "logs" / f"fn-{function}.log").read_text().splitlines()
-        entries = [json.loads(line) for line in lines if line.startswith("{") and doc_id in line]
+        entries = _entries(stack.data_dir / "logs" / f"fn-{function}.log", doc_id)
         assert entries, f"no log line about {doc_id} from {function}"
         for entry in entries:
             assert entry["severity"] in {"DEBUG", "INFO", "WARNING", "ERROR"}

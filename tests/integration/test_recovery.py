@@ -50,22 +50,18 @@ def test_sweeper_redrives_lost_and_abandoned_steps(stack, db, inbox, wait_status
 
 
 def test_message_that_keeps_failing_is_dead_lettered_and_fails_the_document(stack, db, inbox, wait_status, output_events):
-    """An index message for a document whose extract never finished: index answers 503 (not
-    ready) on every delivery; after max_delivery_attempts Pub/Sub moves it to the dead-letter
-    topic and the dead_letter function fails the document, saying why."""
-    from google.cloud import pubsub_v1
-
+    """An extract message for a document whose extract step was never queued (a record without
+    it): extract answers 503 (not ready) on every delivery; after max_delivery_attempts Pub/Sub
+    moves it to the dead-letter topic and the dead_letter function fails the document, saying why."""
     doc_id = _stuck_document(stack, db, inbox, f"waiting {uuid.uuid4().hex}".encode(), running=False)
-    db.collection("documents").document(doc_id).update({"updated_at": sm.utcnow()})  # not the sweeper's business
-    message = json.dumps({"document_id": doc_id, "step": "index"}).encode()
-    pubsub_v1.PublisherClient().publish(
-        f"projects/{stack.project_id}/topics/index-requests", message, document_id=doc_id, step="index").result(timeout=10)
+    db.collection("documents").document(doc_id).update({"updated_at": sm.utcnow(), "steps": {}})  # not the sweeper's business
+    _deliver(stack, "extract", doc_id)
     record = wait_status(doc_id, timeout=120)
     attempts = SPEC.delivery.max_delivery_attempts
     assert record["status"] == "failed"
-    assert record["error"]["step"] == "index"
-    assert record["error"]["reason"] == f"index gave up after {attempts} deliveries: the step never succeeded"
-    assert record["steps"]["index"]["state"] == StepState.failed.value
+    assert record["error"]["step"] == "extract"
+    assert record["error"]["reason"] == f"extract gave up after {attempts} deliveries: the step never succeeded"
+    assert record["steps"]["extract"]["state"] == StepState.failed.value
     [event] = output_events.wait_for(doc_id)
     assert event["attributes"]["event_type"] == "document.failed"
 
@@ -78,7 +74,8 @@ def test_failure_event_lost_to_a_failed_publish_is_sent_by_the_sweeper(stack, db
 
     from contentflow.dispatch import Dispatcher
     from contentflow.errors import TransientError
-    from contentflow.pipeline import OUTPUT_TOPIC, Pipeline
+    from contentflow.events import OUTPUT_TOPIC
+    from contentflow.pipeline import Pipeline
     from contentflow.services import Services
     from contentflow.settings import Settings
 
@@ -91,7 +88,7 @@ def test_failure_event_lost_to_a_failed_publish_is_sent_by_the_sweeper(stack, db
     services = Services(Settings())
     s = services.settings
     down = OutputTopicDown(s.spec, s.project_id, services.publisher, s.publish_timeout_s)
-    pipeline = Pipeline(s, services.store, services.blobs, down)
+    pipeline = Pipeline(s, services.store, down, services.step_handler)
     doc_id = _stuck_document(stack, db, inbox, b"\x00\xff\x13binary\x00" * 64 + uuid.uuid4().bytes, running=False)
     decision = pipeline.run_step("extract", doc_id)
     assert decision.outcome == "failed" and "not text" in decision.detail
@@ -131,7 +128,7 @@ def _in_process_pipeline(store=None, dispatcher=None):
     from contentflow.settings import Settings
 
     services = Services(Settings())
-    return Pipeline(services.settings, store or services.store, services.blobs, dispatcher or services.dispatcher), services
+    return Pipeline(services.settings, store or services.store, dispatcher or services.dispatcher, services.step_handler), services
 
 
 def test_a_hand_on_lost_after_the_commit_is_sent_again_by_the_redelivery(stack, db, inbox, wait_status):

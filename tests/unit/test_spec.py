@@ -3,7 +3,7 @@ import copy
 import pytest
 import yaml
 
-from contentflow.spec import DEFAULT_SPEC_PATH, PubsubTrigger, SpecError, load_spec, parse_spec
+from contentflow.spec import DEFAULT_SPEC_PATH, PubsubTrigger, QueueTrigger, SpecError, load_spec, parse_spec
 
 
 @pytest.fixture
@@ -16,8 +16,10 @@ def test_shipped_spec_is_valid_and_chains_the_steps():
     assert [s.name for s in spec.steps] == ["extract", "analyse", "index"]
     assert spec.next_step("extract").name == "analyse"
     assert spec.next_step("index") is None
-    for step in spec.steps:
-        assert isinstance(spec.functions[step.function].trigger, PubsubTrigger)
+    # extract on a topic; the model-calling steps on Cloud Tasks queues (rate limit = quota guard)
+    assert isinstance(spec.functions["extract"].trigger, PubsubTrigger)
+    assert spec.functions["analyse"].trigger == QueueTrigger(type="queue", queue="model-calls")
+    assert spec.functions["index"].trigger == QueueTrigger(type="queue", queue="embedding-calls")
     for name, topic in spec.topics.items():
         assert topic.role == "dead_letter" or topic.dead_letter_topic == "dead-letters", name
 
@@ -25,8 +27,10 @@ def test_shipped_spec_is_valid_and_chains_the_steps():
 @pytest.mark.parametrize("mutate, field", [
     (lambda d: d["functions"]["extract"]["runtime"].update(memory_mb="lots"), "functions.extract.runtime.memory_mb"),
     (lambda d: d["functions"]["extract"]["runtime"].update(concurrency=0), "functions.extract.runtime.concurrency"),
-    (lambda d: d["topics"]["index-requests"].update(dead_letter_topic="nowhere"), "topics.index-requests.dead_letter_topic"),
-    (lambda d: d["topics"]["index-requests"].pop("dead_letter_topic"), "topics.index-requests.dead_letter_topic"),
+    (lambda d: d["topics"]["extract-requests"].update(dead_letter_topic="nowhere"), "topics.extract-requests.dead_letter_topic"),
+    (lambda d: d["topics"]["extract-requests"].pop("dead_letter_topic"), "topics.extract-requests.dead_letter_topic"),
+    (lambda d: d["embeddings"]["dimensions"].update(local=4096), "embeddings.dimensions.local"),
+    (lambda d: d["functions"]["backfill"].update(enqueues=["sweeper"]), "functions.backfill.enqueues"),
     (lambda d: d["functions"]["extract"]["trigger"].update(topic="missing-topic"), "functions.extract.trigger.topic"),
     (lambda d: d["functions"]["api"]["project_roles"].append("roles/editor"), "functions.api"),
     (lambda d: d["steps"].append(dict(d["steps"][0])), "steps[3].name"),
@@ -41,3 +45,16 @@ def test_broken_spec_is_refused_naming_the_field(raw, mutate, field):
     with pytest.raises(SpecError) as err:
         parse_spec(broken)
     assert field in str(err.value)
+
+
+def test_a_step_without_a_handler_is_refused_naming_the_step(raw):
+    """Adding a step is a handler module plus a spec entry: a spec step with no handler module
+    (contentflow/steps/<name>.py) is refused when the spec loads."""
+    broken = copy.deepcopy(raw)
+    broken["functions"]["summarise"] = {**broken["functions"]["analyse"], "source": "functions/summarise.py",
+                                        "entry_point": "summarise"}
+    broken["steps"].insert(2, {"name": "summarise", "function": "summarise", "status": "summarising",
+                               "stuck_after_s": 300, "max_attempts": 5})
+    with pytest.raises(SpecError) as err:
+        parse_spec(broken)
+    assert "steps[2].name: no handler for step 'summarise'" in str(err.value)

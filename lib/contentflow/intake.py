@@ -1,0 +1,82 @@
+"""The ways a document comes in: an object finalized in the inbox bucket (registered), or bytes
+posted to the api (stored in the inbox bucket, so they take the dropped file's path)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from contentflow import documents as sm
+from contentflow.documents import Decision, Source
+from contentflow.errors import InvalidInput
+from contentflow.logs import annotate, bind, get_logger
+from contentflow.messages import VIA_METADATA_KEY, StorageObject
+
+log = get_logger("contentflow.intake")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class Intake:
+    def __init__(self, settings, store, blobs, dispatcher, clock: Callable[[], datetime] = sm.utcnow):
+        self.settings = settings
+        self.spec = settings.spec
+        self.store = store
+        self.blobs = blobs
+        self.dispatcher = dispatcher
+        self.clock = clock
+
+    def register_object(self, obj: StorageObject, resend_lost_hand_on: bool = True) -> Decision:
+        """`resend_lost_hand_on`: a duplicate event for a document whose first step never started
+        hands it on again (the first hand-on's publish may have failed after the commit)."""
+        inbox = self.settings.bucket("inbox")
+        if obj.bucket != inbox:
+            raise InvalidInput(f"object is not in the inbox bucket {inbox}: gs://{obj.bucket}/{obj.name}")
+        if obj.name.endswith("/"):
+            raise InvalidInput(f"folder placeholder, not a document: {obj.name}")
+        doc_id = sm.document_id_for(obj.bucket, obj.name, obj.md5Hash, obj.generation)
+        via = obj.via
+        source = Source(bucket=obj.bucket, name=obj.name, generation=obj.generation, md5_hash=obj.md5Hash,
+                        size=obj.size, content_type=obj.contentType, uploaded_at=obj.timeCreated, via=via)
+        annotate(document_id=doc_id)
+        with bind(document_id=doc_id):
+            decision = self.store.transition(doc_id, lambda cur: sm.register(cur, doc_id, source, self.spec, self.clock()))
+            if decision.outcome == "created":
+                doc = decision.document
+                annotate(trace_id=doc.trace_id)
+                with bind(trace_id=doc.trace_id):
+                    log.info("document registered", source=f"gs://{obj.bucket}/{obj.name}", size=obj.size, via=via)
+                    self.dispatcher.hand_on(doc.id, self.spec.first_step().name, doc.trace_id)
+            else:
+                log.info("duplicate upload event ignored", detail=decision.detail)
+                if resend_lost_hand_on and decision.hand_on:
+                    with bind(trace_id=decision.trace_id):
+                        self.dispatcher.hand_on(doc_id, decision.hand_on, decision.trace_id)
+                        log.warning("next step handed on again: it was queued but never started", next_step=decision.hand_on)
+            return decision
+
+    def submit(self, filename: str, data: bytes, content_type: str | None) -> Decision:
+        """The api's way in: the bytes go to the inbox bucket, so they take the dropped file's path."""
+        if not data:
+            raise InvalidInput("empty document: send some content")
+        if len(data) > self.settings.api_max_upload_bytes:
+            raise InvalidInput(f"document too large for the API: {len(data)} bytes > {self.settings.api_max_upload_bytes}; upload it to the inbox bucket instead")
+        safe = _SAFE_NAME.sub("_", filename.rsplit("/", 1)[-1]).strip("._")[:120] or "document.txt"
+        # Content-addressed name: posting the same bytes twice is one object, one document.
+        name = f"api/{hashlib.sha256(data).hexdigest()[:24]}/{safe}"
+        stored = self.blobs.create_if_absent(self.settings.bucket("inbox"), name, data, content_type or "application/octet-stream",
+                                             metadata={VIA_METADATA_KEY: "api"})
+        obj = StorageObject(bucket=stored.bucket, name=stored.name, generation=stored.generation,
+                            md5Hash=stored.md5_hash, size=stored.size, contentType=stored.content_type,
+                            timeCreated=self.clock(), metadata={VIA_METADATA_KEY: "api"})
+        # If this call wrote the object, its own upload event hands the document on: a duplicate
+        # registration here is that race, not a lost hand-on.
+        decision = self.register_object(obj, resend_lost_hand_on=not stored.created)
+        if decision.document is None:  # already registered: answer with what is there
+            doc_id = sm.document_id_for(obj.bucket, obj.name, obj.md5Hash, obj.generation)
+            # The upload event for the object written just now may have registered it first:
+            # that is still this submission, not a duplicate of an earlier one.
+            outcome = "created" if stored.created else "duplicate"
+            decision = Decision(outcome=outcome, document=self.store.get(doc_id), detail=decision.detail)
+        return decision

@@ -1,0 +1,78 @@
+"""Recovery use cases: the sweeper (stuck documents, unsent failure events) and dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from contentflow import documents as sm
+from contentflow.documents import Decision, Document
+from contentflow.events import Announcer
+from contentflow.logs import annotate, bind, get_logger
+
+log = get_logger("contentflow.recovery")
+
+# How long a failure event may stay unconfirmed before the sweeper sends it (the failing
+# delivery confirms its own within seconds).
+FAILURE_EVENT_GRACE_S = 120
+
+
+class Recovery:
+    def __init__(self, settings, store, dispatcher, clock: Callable[[], datetime] = sm.utcnow):
+        self.spec = settings.spec
+        self.store = store
+        self.dispatcher = dispatcher
+        self.announcer = Announcer(dispatcher, store)
+        self.clock = clock
+
+    def sweep(self, limit: int = 500) -> dict:
+        """Re-drives documents stuck in a step past its stuck_after_s (lost hand-on, dead instance)."""
+        now = self.clock()
+        oldest_allowed = now - timedelta(seconds=min(s.stuck_after_s for s in self.spec.steps))
+        statuses = ["received", *(s.status for s in self.spec.steps)]
+        candidates = self.store.stale_candidates(statuses, oldest_allowed, limit)
+        redriven: list[dict] = []
+        for doc in candidates:
+            step = sm.stuck_step(doc, self.spec, now)
+            if step is None:
+                continue
+            with bind(document_id=doc.id, step=step, trace_id=doc.trace_id):
+                self.dispatcher.hand_on(doc.id, step, doc.trace_id, redrive=f"-r{int(now.timestamp())}")
+                log.warning("stuck document re-driven", stuck_since=doc.updated_at.isoformat())
+            redriven.append({"document_id": doc.id, "step": step})
+        resent = self._resend_failure_events(now, limit)
+        summary = {"examined": len(candidates), "redriven": len(redriven), "documents": redriven,
+                   "failure_events_resent": resent}
+        log.info("sweep finished", examined=summary["examined"], redriven=summary["redriven"], failure_events_resent=resent)
+        return summary
+
+    def _resend_failure_events(self, now, limit: int) -> int:
+        """Failure events whose publish was never confirmed. The grace period leaves the failing
+        function time to confirm its own; a rare double send carries the same event id."""
+        sent = 0
+        for doc in self.store.unsent_events(now - timedelta(seconds=FAILURE_EVENT_GRACE_S), limit):
+            with bind(document_id=doc.id, trace_id=doc.trace_id):
+                if doc.status != "failed":  # a mark on anything else is not ours to act on
+                    continue
+                if self.announcer.announce_failure(doc):
+                    log.warning("failure event sent by the sweeper", failed_at=doc.event_pending_since.isoformat())
+                    sent += 1
+        return sent
+
+    def dead_letter(self, doc_id: str, step_name: str, deliveries: int | None) -> Decision:
+        """A step's message was dead-lettered: the document fails with the last known error."""
+        annotate(document_id=doc_id, step=step_name)
+        with bind(document_id=doc_id, step=step_name):
+            def decide(cur: Document | None) -> Decision:
+                last = cur.steps.get(step_name).error if cur and step_name in cur.steps else None
+                tries = f"{deliveries} deliveries" if deliveries else "repeated deliveries"
+                reason = f"{step_name} gave up after {tries}: {last or 'the step never succeeded'}"
+                return sm.fail_step(cur, step_name, None, reason, False, self.spec, self.clock())
+            decision = self.store.transition(doc_id, decide)
+            if decision.outcome == "failed":
+                with bind(trace_id=decision.document.trace_id):
+                    log.error("step failed", reason=decision.detail)
+                    self.announcer.announce_failure(decision.document)
+            else:
+                log.info("dead letter ignored", outcome=decision.outcome, detail=decision.detail)
+            return decision
