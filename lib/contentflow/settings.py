@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contentflow.extraction.limits import ExtractionLimits
+from contentflow.inference.options import InferenceOptions
 from contentflow.spec import PipelineSpec, bucket_name, load_spec
 
 
@@ -22,6 +23,8 @@ class Settings(BaseSettings):
     spec_path: str | None = None  # None: the spec shipped with the code
     region: str = "us-central1"  # where the Cloud Tasks queues live
     collection: str = "documents"
+    results_cache_collection: str = "results-cache"  # model results by content (pay once per content)
+    jobs_collection: str = "jobs"  # progress of resumable jobs (the backfill's cursor)
     log_level: str = "INFO"
 
     # Every downstream call has a deadline (seconds).
@@ -40,6 +43,7 @@ class Settings(BaseSettings):
     tasks_service_account: str | None = None
 
     extraction: ExtractionLimits = Field(default_factory=ExtractionLimits)
+    inference: InferenceOptions = Field(default_factory=InferenceOptions)
 
     @property
     def spec(self) -> PipelineSpec:
