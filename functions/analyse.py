@@ -1,4 +1,5 @@
-"""Cloud Function `analyse`: runs the analyse step for the document a delivery names.
+"""Cloud Function `analyse`: runs the analyse step (summary, labels, keywords, entities, sentiment,
+sensitivity) for the document a delivery names.
 
 Triggered as the spec says (a Pub/Sub topic through Eventarc or a push subscription, or a Cloud
 Tasks queue); `_trigger.step_delivery` decodes each.
@@ -9,7 +10,7 @@ import functions_framework
 from _trigger import run_step_request
 from contentflow.services import services
 
-services().warm("store", "dispatcher")  # per instance, before the first request
+services().warm("store", "dispatcher", "blobs", "inference", "results_cache")  # per instance, before the first request
 
 
 @functions_framework.http

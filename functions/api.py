@@ -1,4 +1,4 @@
-"""Cloud Function `api` (HTTP): POST /documents, GET /documents/{id}, GET /healthz.
+"""Cloud Function `api` (HTTP): POST /documents, GET /documents/{id}, GET /search?q=, GET /healthz.
 
 POST takes JSON (`{"text": ..., "filename": ...}` or `{"content_base64": ..., "filename": ...}`)
 or a multipart form with a `file` field; the bytes go to the inbox bucket and take the same path
@@ -91,7 +91,7 @@ def _post(request):
         return _error(413, f"body too large: at most {settings.api_max_upload_bytes} bytes of content")
     try:
         filename, data, content_type = _submission(request)
-        decision = services().pipeline.submit(filename, data, content_type)
+        decision = services().intake.submit(filename, data, content_type)
     except InvalidInput as err:
         return _error(400, err.reason)
     doc = decision.document
@@ -106,6 +106,21 @@ def _get(doc_id: str):
     if doc is None:
         return _error(404, f"no document {doc_id}")
     return public_view(doc), 200
+
+
+def _search(request):
+    from contentflow.search import SearchRequest
+
+    args = request.args
+    unknown = set(args) - set(SearchRequest.model_fields)
+    if unknown:
+        return _error(400, f"unknown parameter: {sorted(unknown)[0]}; use q, limit, label, language, document_id")
+    try:
+        query = SearchRequest.model_validate({k: args.get(k) for k in args})
+    except ValidationError as err:
+        first = err.errors()[0]
+        return _error(400, f"{'.'.join(str(p) for p in first['loc']) or 'query'}: {first['msg']}")
+    return services().search.search(query), 200
 
 
 def _health():
@@ -148,4 +163,6 @@ def _route(request):
         return _post(request) if request.method == "POST" else _error(405, "POST a document here")
     if m := _DOC_PATH.match(request.path):
         return _get(m.group(1)) if request.method == "GET" else _error(405, "GET only")
-    return _error(404, "no such route: see POST /documents and GET /documents/{id}")
+    if request.path.rstrip("/") == "/search":
+        return _search(request) if request.method == "GET" else _error(405, "GET only")
+    return _error(404, "no such route: see POST /documents, GET /documents/{id} and GET /search?q=")

@@ -1,0 +1,58 @@
+"""Pay once per content: results of model calls kept in Firestore, keyed by what determines them.
+
+- Analysis: keyed by the content's SHA-256, backend, model, prompt version and taxonomy. Identical
+  content uploaded again (another name, another bucket path) reuses it: no model call.
+- Embeddings: keyed by the content's SHA-256, the embedding space (backend, model, dimension) and
+  the chunking; the entry names the document whose chunk vectors can be copied.
+
+Entries are small (an Analysis is bounded, see inference/port.py) and never mixed across models:
+the model is part of the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from google.api_core import exceptions as gexc
+
+from contentflow.errors import TransientError
+from contentflow.metering import count
+
+_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError,
+              gexc.TooManyRequests, gexc.Aborted, gexc.GatewayTimeout, gexc.RetryError)
+
+
+def cache_key(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
+
+
+class ResultsCache:
+    def __init__(self, client, collection: str, timeout_s: float, retry=None):
+        self._collection = client.collection(collection)
+        self._timeout = timeout_s
+        self._retry = retry
+
+    def get(self, key: str) -> dict | None:
+        try:
+            snap = self._collection.document(key).get(timeout=self._timeout, retry=self._retry)
+        except _TRANSIENT as err:
+            raise TransientError(f"Firestore unavailable: {err}") from err
+        count("firestore.reads")
+        return snap.to_dict() if snap.exists else None
+
+    def put(self, key: str, value: dict) -> None:
+        from google.cloud import firestore
+
+        try:
+            self._collection.document(key).set({**value, "stored_at": firestore.SERVER_TIMESTAMP},
+                                               timeout=self._timeout, retry=self._retry)
+        except _TRANSIENT as err:
+            raise TransientError(f"Firestore unavailable: {err}") from err
+        count("firestore.writes")
+
+    def delete(self, key: str) -> None:
+        try:
+            self._collection.document(key).delete(timeout=self._timeout, retry=self._retry)
+        except _TRANSIENT as err:
+            raise TransientError(f"Firestore unavailable: {err}") from err
+        count("firestore.writes")
