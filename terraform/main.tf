@@ -7,7 +7,7 @@ locals {
   source_root = coalesce(var.source_root, "${path.module}/..")
 
   # The APIs the pipeline uses, plus the service of each role in the spec's project_roles
-  # (roles/aiplatform.user => aiplatform.googleapis.com).
+  # (roles/aiplatform.user => aiplatform.googleapis.com, Vertex AI: the model calls).
   apis = distinct(concat(
     [
       "artifactregistry.googleapis.com", "cloudbuild.googleapis.com", "cloudfunctions.googleapis.com",
@@ -15,7 +15,7 @@ locals {
       "firestore.googleapis.com", "iam.googleapis.com", "logging.googleapis.com", "monitoring.googleapis.com",
       "pubsub.googleapis.com", "run.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com",
     ],
-    [for g in values(module.spec.project_role_grants) : "${split(".", trimprefix(g.role, "roles/"))[0]}.googleapis.com"],
+    module.spec.role_apis,
   ))
 }
 
@@ -26,6 +26,12 @@ module "spec" {
   source_root = local.source_root
   project_id  = var.project_id
   region      = var.region
+
+  # Environment of the functions that use the model (module.spec.model_users).
+  inference_backend = var.inference_backend
+  vertex_location   = var.vertex_location
+  generation_model  = var.generation_model
+  embedding_model   = var.embedding_model
 }
 
 module "project" {

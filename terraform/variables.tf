@@ -59,6 +59,50 @@ variable "source_root" {
   default     = null
 }
 
+variable "inference_backend" {
+  description = "Inference backend of the functions that use the model (CONTENTFLOW_INFERENCE__BACKEND): vertex (Vertex AI, Gemini and text embeddings) or local (small models packaged with the code, no model calls). It selects the embedding dimension from the spec's embeddings.dimensions."
+  type        = string
+  default     = "vertex"
+
+  validation {
+    condition     = contains(["local", "vertex"], var.inference_backend)
+    error_message = "The inference_backend is local or vertex."
+  }
+}
+
+variable "vertex_location" {
+  description = "Vertex AI location of the model calls (CONTENTFLOW_INFERENCE__VERTEX_LOCATION): global (Google routes the request, highest availability) or a region such as europe-west3 to keep processing in the region."
+  type        = string
+  default     = "global"
+
+  validation {
+    condition     = can(regex("^(global|[a-z]+-[a-z]+[0-9]+|eu|us)$", var.vertex_location))
+    error_message = "The vertex_location is global, a region such as europe-west3, or a multi-region (eu, us)."
+  }
+}
+
+variable "generation_model" {
+  description = "Generation model id for the analysis (CONTENTFLOW_INFERENCE__GENERATION_MODEL); null keeps the code's default (contentflow.inference.options)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.generation_model == null || can(regex("^[a-zA-Z0-9][a-zA-Z0-9._@/-]{0,199}$", coalesce(var.generation_model, "x")))
+    error_message = "A model id such as gemini-2.5-flash, or null."
+  }
+}
+
+variable "embedding_model" {
+  description = "Embedding model id (CONTENTFLOW_INFERENCE__EMBEDDING_MODEL); null keeps the code's default. Its output dimensionality is the spec's embeddings.dimensions of the backend; a change starts a re-embedding (the backfill schedule)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.embedding_model == null || can(regex("^[a-zA-Z0-9][a-zA-Z0-9._@/-]{0,199}$", coalesce(var.embedding_model, "x")))
+    error_message = "A model id such as text-embedding-005, or null."
+  }
+}
+
 variable "api_invoker_members" {
   description = "Principals (user:, group:, serviceAccount:) allowed to call the public api function, which also checks the X-API-Key. allUsers is refused."
   type        = list(string)

@@ -60,14 +60,16 @@ def run_terraform(args: list[str], workdir: Path, cwd: Path = SPEC_MODULE) -> su
 
 
 def evaluate_spec_module(workdir: Path, spec_path: Path = SPEC_PATH, project_id: str = PROJECT_ID,
-                         region: str = REGION) -> dict[str, Any]:
+                         region: str = REGION, variables: dict[str, str] | None = None) -> dict[str, Any]:
     """The spec module's outputs, as Terraform computes them from `spec_path`: init (no provider
-    to download), plan to a file in `workdir`, then `show -json`."""
+    to download), plan to a file in `workdir`, then `show -json`. `variables`: further inputs of
+    the module (e.g. inference_backend), unset ones keep their defaults."""
     plan = workdir / "spec.tfplan"
     run_terraform(["init", "-input=false", "-no-color"], workdir)
     run_terraform(["plan", "-input=false", "-no-color", "-lock=false", f"-out={plan}",
                    f"-var=spec_path={spec_path}", f"-var=source_root={REPO}",
-                   f"-var=project_id={project_id}", f"-var=region={region}"], workdir)
+                   f"-var=project_id={project_id}", f"-var=region={region}",
+                   *(f"-var={k}={v}" for k, v in (variables or {}).items())], workdir)
     shown = run_terraform(["show", "-json", "-no-color", str(plan)], workdir)
     outputs = json.loads(shown.stdout)["planned_values"]["outputs"]
     return {name: out["value"] for name, out in outputs.items()}
@@ -155,3 +157,41 @@ def tree_digest(root: Path) -> dict[str, str]:
 
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --- rules of terraform/README.md, written again in Python from contentflow.spec ---------------
+
+MODEL_ROLE = "roles/aiplatform.user"
+INFERENCE_ENV = ("CONTENTFLOW_INFERENCE__BACKEND", "CONTENTFLOW_INFERENCE__VERTEX_LOCATION",
+                 "CONTENTFLOW_INFERENCE__GENERATION_MODEL", "CONTENTFLOW_INFERENCE__EMBEDDING_MODEL")
+
+
+def expected_model_users(spec) -> set[str]:
+    """Functions that call the model (roles/aiplatform.user) and functions that enqueue tasks for one."""
+    callers = {n for n, f in spec.functions.items() if MODEL_ROLE in f.project_roles}
+    return callers | {n for n, f in spec.functions.items() if callers & set(f.enqueues)}
+
+
+def expected_vector_indexes(spec) -> dict[str, tuple[int, tuple[tuple[str, str], ...]]]:
+    """"<dimension>/<fields>" => (dimension, ((field, "ASCENDING" | "CONTAINS"), ...)): per distinct
+    dimension, the embedding space with every subset of filter_fields, and with the document id."""
+    from itertools import combinations
+
+    fields = list(spec.embeddings.filter_fields)
+    subsets = [list(c) for r in range(len(fields) + 1) for c in combinations(fields, r)]
+    combos = [["embedding_space", *s] for s in subsets] + [["embedding_space", "document_id"]]
+    kind = {"labels": "CONTAINS"}
+    return {f"{d}/{'+'.join(c)}": (d, tuple((f, kind.get(f, "ASCENDING")) for f in c))
+            for d in set(spec.embeddings.dimensions.values()) for c in combos}
+
+
+def vector_indexes_of(outputs: dict[str, Any]) -> dict[str, tuple[int, tuple[tuple[str, str], ...]]]:
+    """The spec module's vector indexes in the shape of expected_vector_indexes."""
+    found = {}
+    for key, index in outputs["firestore"]["vector_indexes"].items():
+        filters = []
+        for f in index["filters"]:
+            assert (f["order"] is None) != (f["array_config"] is None), (key, f)
+            filters.append((f["field_path"], f["order"] or f["array_config"]))
+        found[key] = (index["dimension"], tuple(filters))
+    return found

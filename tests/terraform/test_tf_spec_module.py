@@ -6,12 +6,29 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 
-from contentflow import pipeline, store
+import pytest
+
+from contentflow import chunks, pipeline, store
+from contentflow.inference.options import InferenceOptions
 from contentflow.settings import Settings
 from contentflow.spec import HttpTrigger, PubsubTrigger, QueueTrigger, StorageTrigger, load_spec_file
 
-from .support import PROJECT_ID, REGION, REPO, SPEC_MODULE, SPEC_PATH, tree_digest
+from .support import (
+    INFERENCE_ENV,
+    MODEL_ROLE,
+    PROJECT_ID,
+    REGION,
+    REPO,
+    SPEC_MODULE,
+    SPEC_PATH,
+    evaluate_spec_module,
+    expected_model_users,
+    expected_vector_indexes,
+    tree_digest,
+    vector_indexes_of,
+)
 
 SPEC = load_spec_file(SPEC_PATH)
 
@@ -65,22 +82,89 @@ def test_every_function_gets_its_own_service_account(spec_outputs):
     assert not set(ids) & set(invokers)
 
 
-def test_runtime_environment(spec_outputs):
+def _is_settings_field(key: str) -> bool:
+    """CONTENTFLOW_X is Settings.x; CONTENTFLOW_X__Y is field y of the nested model Settings.x
+    (env_nested_delimiter). pydantic-settings ignores unknown names: a typo would be silent."""
+    prefix = Settings.model_config["env_prefix"]
+    delimiter = Settings.model_config["env_nested_delimiter"]
+    if not key.startswith(prefix):
+        return True
+    head, *rest = key[len(prefix):].lower().split(delimiter)
+    field = Settings.model_fields.get(head)
+    if field is None:
+        return False
+    if not rest:
+        return True
+    nested = getattr(field.annotation, "model_fields", None)
+    return nested is not None and len(rest) == 1 and rest[0] in nested
+
+
+def test_runtime_environment(spec_outputs, monkeypatch):
     urls = spec_outputs["function_urls"]
     assert set(urls) == set(SPEC.functions)
+    tasks_account = f"{spec_outputs['invokers']['tasks']['account_id']}@{PROJECT_ID}.iam.gserviceaccount.com"
+    enqueuers = {g["function"] for g in spec_outputs["queue_enqueuers"].values()}
+    assert enqueuers  # the shipped spec hands on through queues (analyse, index) and enqueues reembed
     for name, fn in spec_outputs["functions"].items():
         env = fn["environment"]
         assert env["CONTENTFLOW_PROJECT_ID"] == PROJECT_ID
         assert env["CONTENTFLOW_REGION"] == REGION
         assert env["PYTHONPATH"] == "lib"
-        # Every CONTENTFLOW_ variable is a Settings field (pydantic-settings ignores unknown ones).
-        prefix = Settings.model_config["env_prefix"]
         for key in [*env, *fn["secret_environment"]]:
-            if key.startswith(prefix):
-                assert key[len(prefix):].lower() in Settings.model_fields, key
-        assert "CONTENTFLOW_TASKS_SERVICE_ACCOUNT" not in env  # no queue-triggered step in the shipped spec
+            assert _is_settings_field(key), f"{name}: {key} is not a Settings field"
+        # Exactly the functions that create tasks name the tasks invoker (the OIDC token's account).
+        assert env.get("CONTENTFLOW_TASKS_SERVICE_ACCOUNT") == (tasks_account if name in enqueuers else None), name
         assert json.loads(env["CONTENTFLOW_FUNCTION_URLS"]) == urls
         assert urls[name] == f"https://{REGION}-{PROJECT_ID}.cloudfunctions.net/{name.replace('_', '-')}"
+        # The environment is what the code reads: Settings built from it.
+        for key in list(os.environ):
+            if key.startswith("CONTENTFLOW_"):
+                monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        settings = Settings()
+        assert settings.project_id == PROJECT_ID and settings.region == REGION and settings.function_urls == urls
+        if name in spec_outputs["model_users"]:
+            assert (settings.inference.backend, settings.inference.vertex_location) == ("vertex", "global"), name
+
+
+def test_inference_settings_go_to_exactly_the_functions_that_use_the_model(spec_outputs):
+    users = expected_model_users(SPEC)
+    assert set(spec_outputs["model_users"]) == users
+    # On the shipped spec: the callers of the model (analysis, indexing, re-embedding, search) and
+    # the backfill, which picks the documents to re-embed by the current embedding space.
+    assert users == {"analyse", "index", "reembed", "api", "backfill"}
+    defaults = {"CONTENTFLOW_INFERENCE__BACKEND": "vertex", "CONTENTFLOW_INFERENCE__VERTEX_LOCATION": "global"}
+    for name, fn in spec_outputs["functions"].items():
+        inference = {k: v for k, v in fn["environment"].items() if k.startswith("CONTENTFLOW_INFERENCE__")}
+        assert inference == (defaults if name in users else {}), name  # model ids unset: the code's defaults
+    for env in INFERENCE_ENV:
+        assert _is_settings_field(env), env
+    assert {e.rsplit("__", 1)[1].lower() for e in INFERENCE_ENV} <= set(InferenceOptions.model_fields)
+    assert spec_outputs["code_facts"]["model_role"] == MODEL_ROLE
+    assert "aiplatform.googleapis.com" in spec_outputs["role_apis"]  # the Vertex AI API gets enabled
+
+
+def test_inference_variables_reach_the_environment(tmp_path):
+    out = evaluate_spec_module(tmp_path, variables={
+        "inference_backend": "local", "vertex_location": "europe-west4",
+        "generation_model": "gemini-2.5-flash", "embedding_model": "text-embedding-005"})
+    expected = {
+        "CONTENTFLOW_INFERENCE__BACKEND": "local", "CONTENTFLOW_INFERENCE__VERTEX_LOCATION": "europe-west4",
+        "CONTENTFLOW_INFERENCE__GENERATION_MODEL": "gemini-2.5-flash",
+        "CONTENTFLOW_INFERENCE__EMBEDDING_MODEL": "text-embedding-005",
+    }
+    for name, fn in out["functions"].items():
+        inference = {k: v for k, v in fn["environment"].items() if k.startswith("CONTENTFLOW_INFERENCE__")}
+        assert inference == (expected if name in expected_model_users(SPEC) else {}), name
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("inference_backend", "openai"), ("vertex_location", "Europe West"), ("generation_model", "bad model id"),
+])
+def test_inference_variables_are_validated(tmp_path, variable, value):
+    with pytest.raises(AssertionError, match=rf"Invalid value for variable[\s\S]*var\.{variable} is"):
+        evaluate_spec_module(tmp_path, variables={variable: value})
 
 
 def test_buckets_are_the_spec_buckets(spec_outputs):
@@ -153,7 +237,9 @@ def _expected_access() -> dict[str, set[tuple[str, str]]]:
         public = isinstance(t, HttpTrigger) and name not in schedule_targets
         if isinstance(t, StorageTrigger) or public:
             access[name].add(_trigger_target(SPEC.first_step().name))
-        if name in schedule_targets:
+        # The queue-triggered functions it creates tasks for: their queues, nothing more.
+        access[name] |= {("queue", SPEC.functions[target].trigger.queue) for target in fn.enqueues}
+        if name in schedule_targets and not fn.enqueues:
             access[name] |= {_trigger_target(s.name) for s in SPEC.steps} | {("topic", out)}  # re-drives; resends failure events
         if isinstance(t, PubsubTrigger) and SPEC.topics[t.topic].role == "dead_letter":
             access[name].add(("topic", out))
@@ -179,6 +265,15 @@ def test_publish_and_enqueue_rights_follow_the_wiring(spec_outputs):
         nxt = SPEC.next_step(step.name)
         allowed = {("topic", pipeline.OUTPUT_TOPIC)} | ({_trigger_target(nxt.name)} if nxt else set())
         assert got[step.function] == allowed, step.name
+    # The sweeper re-drives every step and resends failure events ...
+    assert got["sweeper"] == {_trigger_target(s.name) for s in SPEC.steps} | {("topic", pipeline.OUTPUT_TOPIC)}
+    # ... the backfill, also a schedule target, only creates reembed tasks: on reembed's queue.
+    assert SPEC.functions["backfill"].enqueues == ["reembed"]
+    assert got["backfill"] == {("queue", SPEC.functions["reembed"].trigger.queue)} == {("queue", "embedding-calls")}
+    assert got["reembed"] == set()  # re-embeds and records; hands nothing on
+    # Enqueuers may put the tasks invoker's token on their tasks (actAs: modules/tasks grants it to
+    # every function in queue_enqueuers).
+    assert {g["function"] for g in spec_outputs["queue_enqueuers"].values()} == {n for n, a in got.items() if any(k == "queue" for k, _ in a)}
 
 
 def test_bucket_rights_follow_the_wiring(spec_outputs):
@@ -189,7 +284,13 @@ def test_bucket_rights_follow_the_wiring(spec_outputs):
     assert {(f, b) for f, b, _ in grants if f == first} == {(first, inbox), *((first, b) for b in outputs)}
     assert (first, inbox, "roles/storage.objectViewer") in grants  # reads the upload
     assert all((first, b, "roles/storage.objectUser") in grants for b in outputs)  # writes (and re-writes) outputs
-    assert {f for f, _, _ in grants} == {first, "api"}  # nobody else touches a bucket
+    # The later steps and the targets of `enqueues` read what the first step wrote (analyse: text and
+    # chunks; index and reembed: chunks), and nothing else: view only, output buckets only.
+    readers = {s.function for s in SPEC.steps[1:]} | {t for f in SPEC.functions.values() for t in f.enqueues}
+    assert readers == {"analyse", "index", "reembed"}
+    for reader in readers:
+        assert {(b, r) for f, b, r in grants if f == reader} == {(b, "roles/storage.objectViewer") for b in outputs}, reader
+    assert {f for f, _, _ in grants} == {first, "api"} | readers  # nobody else touches a bucket
     assert {r for f, b, r in grants if f == "api"} == {"roles/storage.objectCreator", "roles/storage.objectViewer", "roles/storage.legacyBucketReader"}
     assert not any(r.endswith(("Admin", "admin")) for _, _, r in grants)
 
@@ -201,6 +302,7 @@ def test_invokers_and_ingress(spec_outputs):
     expected |= {("tasks", n) for n, f in SPEC.functions.items() if isinstance(f.trigger, QueueTrigger)}
     expected |= {("self", n) for n, f in SPEC.functions.items() if isinstance(f.trigger, StorageTrigger)}
     assert grants == expected
+    assert {("tasks", "reembed"), ("tasks", "analyse"), ("tasks", "index"), ("scheduler", "backfill")} <= grants
     assert spec_outputs["public_functions"] == ["api"]
     assert spec_outputs["secret_readers"] == ["api"]
     for name, fn in spec_outputs["functions"].items():
@@ -219,12 +321,37 @@ def test_names_fixed_by_the_code_match_the_code(spec_outputs):
     fields = [f["field_path"] for f in spec_outputs["firestore"]["sweeper_index"]]
     assert fields == ["status", "updated_at"]
     assert 'FieldFilter("status", "in"' in query and 'FieldFilter("updated_at", "<"' in query
-    vector = spec_outputs["firestore"]["vector"]
-    assert vector == {"collection_group": "chunks", "field": "embedding", "dimension": 256}
+    # The chunk search's pre-filters (ChunkStore.nearest), which the vector indexes are built for.
+    chunk_query = spec_outputs["code_facts"]["chunk_query"]
+    nearest = inspect.getsource(chunks.ChunkStore.nearest)
+    assert f'FieldFilter("{chunk_query["space_field"]}", "=="' in nearest
+    assert f'FieldFilter("{chunk_query["scope_field"]}", "=="' in nearest
+    for field in SPEC.embeddings.filter_fields:
+        op = "array_contains" if field in chunk_query["array_fields"] else "=="
+        assert f'FieldFilter("{field}", "{op}"' in nearest, field
+    assert "DistanceMeasure.COSINE" in nearest and "find_nearest(vector_field=self._field" in nearest
+    # Queries served by automatic single-field indexes (no composite index): the backfill's page and
+    # the coverage counts on the records, and equalities on the chunks.
+    assert 'FieldFilter("status", "==", status)).order_by(FieldPath.document_id())' in inspect.getsource(store.DocumentStore.page)
+    assert 'FieldFilter(field, "==", value)).count()' in inspect.getsource(store.DocumentStore.count)
     longest = max(b.retention_days for b in SPEC.buckets.values())
     assert spec_outputs["firestore"]["ttl_expiration_offset"] == f"{longest * 86400}s"
     from contentflow.documents import Document
     assert Document.model_fields["updated_at"].annotation.__name__ == "datetime"  # a Firestore timestamp
+
+
+def test_a_vector_index_per_dimension_and_filter_combination(spec_outputs):
+    expected = expected_vector_indexes(SPEC)
+    assert vector_indexes_of(spec_outputs) == expected
+    dims = set(SPEC.embeddings.dimensions.values())
+    assert dims == {256, 768} and len(expected) == 5 * len(dims)  # local and vertex; 5 pre-filter combinations
+    for key, index in spec_outputs["firestore"]["vector_indexes"].items():
+        assert (index["collection"], index["field"]) == (SPEC.embeddings.collection, SPEC.embeddings.field), key
+    for d in dims:
+        combos = {tuple(f for f, _ in filters) for dim, filters in expected.values() if dim == d}
+        assert combos == {("embedding_space",), ("embedding_space", "labels"), ("embedding_space", "language"),
+                          ("embedding_space", "labels", "language"), ("embedding_space", "document_id")}
+    assert ("labels", "CONTAINS") in expected[f"{max(dims)}/embedding_space+labels"][1]
 
 
 def test_the_archive_holds_functions_lib_and_requirements(spec_outputs):

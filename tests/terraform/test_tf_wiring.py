@@ -141,6 +141,9 @@ def test_no_tf_file_names_a_pipeline_resource():
     the spec module (as facts checked against the code), never as literals elsewhere."""
     names = set(SPEC.buckets) | set(SPEC.topics) | set(SPEC.queues) | set(SPEC.schedules) | set(SPEC.functions)
     names |= {n.replace("_", "-") for n in SPEC.functions} | {pipeline.OUTPUT_TOPIC, "documents", "contentflow-api-key"}
+    # The chunk collection, its vector field and the space pre-filter (filter field names such as
+    # "labels" are ordinary words: a variable is called labels).
+    names |= {SPEC.embeddings.collection, SPEC.embeddings.field, "embedding_space"}
     offenders = []
     for path in TF_DIR.rglob("*.tf"):
         if "spec" in path.relative_to(TF_DIR).parts[:2] or ".terraform" in path.parts:
@@ -150,6 +153,61 @@ def test_no_tf_file_names_a_pipeline_resource():
             if re.search(rf'"{re.escape(name)}"', text):
                 offenders.append(f"{path.relative_to(TF_DIR)}: \"{name}\"")
     assert not offenders, offenders
+
+
+def test_vector_indexes_iterate_over_the_spec_module(terraform_hcl):
+    """One google_firestore_index per entry of module.spec.firestore.vector_indexes (dimension x
+    pre-filter combination), its values passed through: the spec module's tests check the map."""
+    assert attr(_call(terraform_hcl, "firestore"), "layout") == "${module.spec.firestore}"
+    index = terraform_hcl.resource("firestore", "google_firestore_index", "vector").body
+    assert attr(index, "for_each") == "${var.layout.vector_indexes}"
+    assert attr(index, "collection") == "${each.value.collection}"
+    assert attr(index, "query_scope") == "COLLECTION"  # the chunks are a top-level collection
+    filters = dynamic_blocks(index, "fields")[0]
+    assert attr(filters, "for_each") == "${each.value.filters}"
+    content = blocks(filters, "content")[0]
+    assert {k: attr(content, k) for k in ("field_path", "order", "array_config")} == {
+        "field_path": "${fields.value.field_path}", "order": "${fields.value.order}", "array_config": "${fields.value.array_config}"}
+    static = blocks(index, "fields")
+    assert [attr(f, "field_path") for f in static] == ["__name__", "${each.value.field}"]  # filters, key, vector: Firestore's order
+    vector = blocks(static[-1], "vector_config")[0]
+    assert attr(vector, "dimension") == "${each.value.dimension}"
+    assert "flat" in vector
+    # No other vector index: each one stands for a spec entry.
+    others = [r for r in terraform_hcl.resources() if r.type == "google_firestore_index" and r.name != "vector"]
+    assert [r.name for r in others] == ["stale_documents"]
+    assert not any("vector_config" in str(r.body) for r in others)
+
+
+def test_inference_variables(terraform_hcl):
+    """Typed, described, validated, with the brief's defaults, the same in the root and the spec
+    module, and passed through unchanged."""
+    expected = {"inference_backend": "vertex", "vertex_location": "global", "generation_model": None, "embedding_model": None}
+    root = {n: b for block in terraform_hcl.files[TF_DIR / "variables.tf"]["variable"] for n, b in block.items()}
+    spec = terraform_hcl.variables("spec")
+    call = _call(terraform_hcl, "spec")
+    for name, default in expected.items():
+        for where, variables in (("root", root), ("spec", spec)):
+            body = variables[name]
+            assert attr(body, "type") == "${string}", (where, name)
+            assert attr(body, "default") == default, (where, name)
+            assert blocks(body, "validation"), f"{where}: variable {name} has no validation"
+        assert "CONTENTFLOW_INFERENCE__" in attr(root[name], "description"), name  # says which setting it is
+        # The root refuses what the spec module refuses (tests/terraform/test_tf_spec_module.py
+        # plans the spec module with invalid values).
+        assert [attr(v, "condition") for v in blocks(root[name], "validation")] == [attr(v, "condition") for v in blocks(spec[name], "validation")], name
+        assert attr(call, name) == f"${{var.{name}}}", name
+    assert "local" in attr(blocks(root["inference_backend"], "validation")[0], "condition")
+
+
+def test_the_apis_of_the_spec_roles_are_enabled(terraform_hcl):
+    """roles/aiplatform.user in project_roles => aiplatform.googleapis.com (checked on the spec
+    module's role_apis); the root enables them with the platform's."""
+    apis = terraform_hcl.files[TF_DIR / "main.tf"]["locals"][0]["apis"][0]
+    assert "module.spec.role_apis" in apis
+    assert attr(_call(terraform_hcl, "project"), "apis") == "${local.apis}"
+    enabled = terraform_hcl.resource("project", "google_project_service", "enabled").body
+    assert attr(enabled, "for_each") == "${var.enable_apis ? toset(var.apis) : toset([])}"
 
 
 def test_no_primitive_roles_no_public_members(terraform_hcl):

@@ -1,5 +1,11 @@
 # The (default) Firestore database in Native mode, the composite index the sweeper's query needs,
-# the vector index for chunk embeddings (the search issue), and the TTL policy of the records.
+# the vector indexes of the chunk search, and the TTL policy of the records.
+#
+# Queries that need no index of their own (automatic single-field indexes serve them): on the
+# records, status == "done" ordered by document id (the backfill's pages) and the count()
+# aggregations of status == and embedding_space == (search coverage); on the chunks, document_id ==
+# and document_id == with embedding_space == (equalities are merged). The results cache and the
+# jobs collection are read by document id only.
 
 resource "google_firestore_database" "default" {
   count = var.create_database ? 1 : 0
@@ -41,18 +47,39 @@ resource "google_firestore_index" "stale_documents" {
   }
 }
 
-# Nearest-neighbour search over chunk embeddings in every document's chunks subcollection. The
-# distance measure (COSINE) is given by each query (find_nearest); the index fixes field and size.
-resource "google_firestore_index" "chunk_embeddings" {
+# Nearest-neighbour search over the chunk documents (ChunkStore.nearest): one index per embedding
+# dimension and per combination of pre-filters the search uses (the spec module derives them from the
+# spec's embeddings section). A vector index serves only vectors of its dimension. The distance
+# measure (COSINE) is given by each query (find_nearest); the index fixes filters, field and size.
+resource "google_firestore_index" "vector" {
+  for_each = var.layout.vector_indexes
+
   project     = var.project_id
   database    = local.database
-  collection  = var.layout.vector.collection_group
-  query_scope = "COLLECTION_GROUP"
+  collection  = each.value.collection
+  query_scope = "COLLECTION"
+
+  # The pre-filters: equality (order) or array-contains (array_config).
+  dynamic "fields" {
+    for_each = each.value.filters
+    content {
+      field_path   = fields.value.field_path
+      order        = fields.value.order
+      array_config = fields.value.array_config
+    }
+  }
+
+  # Firestore records the document key between the filter fields and the vector field and reads
+  # the index back that way; declared here too, a plan does not replace the index every time.
+  fields {
+    field_path = "__name__"
+    order      = "ASCENDING"
+  }
 
   fields {
-    field_path = var.layout.vector.field
+    field_path = each.value.field
     vector_config {
-      dimension = var.layout.vector.dimension
+      dimension = each.value.dimension
       flat {}
     }
   }

@@ -8,7 +8,7 @@ output "stale_documents_index" {
   value       = google_firestore_index.stale_documents.id
 }
 
-output "vector_index" {
-  description = "Id of the chunk embedding vector index."
-  value       = google_firestore_index.chunk_embeddings.id
+output "vector_indexes" {
+  description = "\"<dimension>/<pre-filter fields>\" => id of the chunk search's vector index."
+  value       = { for k, i in google_firestore_index.vector : k => i.id }
 }

@@ -15,7 +15,7 @@ variable "create_database" {
 }
 
 variable "layout" {
-  description = "Collection, composite index, TTL and vector index the code relies on (from module.spec.firestore)."
+  description = "Collection, composite index, TTL and the chunk search's vector indexes the code relies on (from module.spec.firestore)."
   type = object({
     collection = string
     sweeper_index = list(object({
@@ -24,16 +24,25 @@ variable "layout" {
     }))
     ttl_field             = string
     ttl_expiration_offset = string
-    vector = object({
-      collection_group = string
-      field            = string
-      dimension        = number
-    })
+    vector_indexes = map(object({
+      collection = string
+      field      = string
+      dimension  = number
+      filters = list(object({
+        field_path   = string
+        order        = optional(string)
+        array_config = optional(string)
+      }))
+    }))
   })
 
   validation {
-    condition     = var.layout.vector.dimension >= 1 && var.layout.vector.dimension <= 2048
+    condition     = alltrue([for i in values(var.layout.vector_indexes) : i.dimension >= 1 && i.dimension <= 2048])
     error_message = "A Firestore vector index has 1 to 2048 dimensions."
+  }
+  validation {
+    condition     = alltrue(flatten([for i in values(var.layout.vector_indexes) : [for f in i.filters : (f.order == null) != (f.array_config == null)]]))
+    error_message = "Each pre-filter field of a vector index has either an order (equality) or an array_config (array-contains)."
   }
 }
 

@@ -6,11 +6,19 @@
 #   - registrars (storage-triggered functions and the public HTTP function) hand a new document to
 #     the first step: they publish to / enqueue on the first step's trigger;
 #   - a step function hands on to the next step's trigger and announces results on the output topic;
-#   - a schedule target (the sweeper) re-drives any step: it may publish to every step's trigger,
-#     and it sends failure events whose publish failed: it publishes to the output topic;
+#   - a function with `enqueues` creates tasks for exactly those queue-triggered functions: it may
+#     enqueue on their queues, nothing else;
+#   - a schedule target that declares no `enqueues` (the sweeper) re-drives any step: it may publish
+#     to / enqueue on every step's trigger, and it sends failure events whose publish failed: it
+#     publishes to the output topic (a schedule target with `enqueues`, the backfill, gets only those);
 #   - a function triggered by a dead-letter topic announces failures on the output topic;
 #   - ingest buckets are the buckets of storage triggers; the first step reads them and writes the
-#     other (output) buckets; the public HTTP function writes uploads into the ingest buckets.
+#     other (output) buckets; the public HTTP function writes uploads into the ingest buckets; the
+#     later steps and the targets of `enqueues` read the output buckets (the text and chunks the
+#     first step wrote);
+#   - a function whose project_roles hold roles/aiplatform.user calls the model; it, and a function
+#     that `enqueues` tasks for one (it must compute the same embedding space), get the inference
+#     settings (CONTENTFLOW_INFERENCE__*).
 
 locals {
   spec = yamldecode(file(var.spec_path))
@@ -24,9 +32,23 @@ locals {
     api_key_env    = "CONTENTFLOW_API_KEY"
     runtime        = "python311"
     storage_events = { finalized = "google.cloud.storage.object.v1.finalized" }
-    # For the later search issue: chunk embeddings in documents/{id}/chunks, queried with COSINE
-    # distance (the measure is chosen per query; the index only fixes field and dimension).
-    vector = { collection_group = "chunks", field = "embedding", dimension = 256 }
+    # The pre-filters of the chunk search (contentflow.chunks.ChunkStore.nearest): an equality on the
+    # embedding space ALWAYS, plus the spec's embeddings.filter_fields (the ones in array_fields as
+    # array-contains, the others as equality), or plus an equality on the document id alone.
+    chunk_query = {
+      space_field  = "embedding_space"
+      scope_field  = "document_id"
+      array_fields = ["labels"]
+    }
+    # The project role of the functions that call the model (Vertex AI).
+    model_role = "roles/aiplatform.user"
+    # contentflow.settings.Settings.inference (env_nested_delimiter "__"): InferenceOptions fields.
+    inference_env = {
+      backend          = "CONTENTFLOW_INFERENCE__BACKEND"
+      vertex_location  = "CONTENTFLOW_INFERENCE__VERTEX_LOCATION"
+      generation_model = "CONTENTFLOW_INFERENCE__GENERATION_MODEL"
+      embedding_model  = "CONTENTFLOW_INFERENCE__EMBEDDING_MODEL"
+    }
   }
 
   raw_topics    = local.spec.topics
@@ -36,6 +58,7 @@ locals {
   raw_functions = local.spec.functions
   steps         = local.spec.steps
   delivery      = local.spec.delivery
+  embeddings    = local.spec.embeddings
 
   step_names       = [for s in local.steps : s.name]
   step_functions   = distinct([for s in local.steps : s.function])
@@ -49,24 +72,49 @@ locals {
 
   dead_letter_topics = [for id, t in local.raw_topics : id if try(t.role, "pipeline") == "dead_letter"]
 
+  # The queue-triggered functions each function creates tasks for (the spec's `enqueues`), and
+  # every function that is such a target.
+  task_targets          = { for n, f in local.raw_functions : n => try(f.enqueues, null) == null ? [] : f.enqueues }
+  task_target_functions = distinct(flatten(values(local.task_targets)))
+  later_step_functions  = distinct([for i, s in local.steps : s.function if i > 0])
+
   # What each function is, from its trigger and its place in the wiring.
   kinds = { for n, f in local.raw_functions : n => {
     trigger            = f.trigger.type
     step               = contains(local.step_functions, n)
     schedule_target    = contains(local.schedule_targets, n)
+    redriver           = contains(local.schedule_targets, n) && length(local.task_targets[n]) == 0
     dead_letter_reader = f.trigger.type == "pubsub" && contains(local.dead_letter_topics, try(f.trigger.topic, ""))
     public             = f.trigger.type == "http" && !contains(local.schedule_targets, n)
     registrar          = f.trigger.type == "storage" || (f.trigger.type == "http" && !contains(local.schedule_targets, n))
+    reads_outputs      = contains(local.later_step_functions, n) || contains(local.task_target_functions, n)
   } }
 
   # The steps a function hands documents to.
   hands_on_to = { for n, k in local.kinds : n => distinct(concat(
     k.registrar ? [local.first_step] : [],
-    k.schedule_target ? local.step_names : [],
+    k.redriver ? local.step_names : [],
     [for s in local.steps : local.next_step[s.name] if s.function == n && local.next_step[s.name] != ""],
   )) }
 
   hands_on_queues = { for n, steps in local.hands_on_to : n => distinct([for s in steps : local.step_trigger[s].queue if local.step_trigger[s].type == "queue"]) }
+  # Queues a function enqueues on: its hand-ons and the queues of its `enqueues` targets.
+  enqueue_queues = { for n, targets in local.task_targets : n => distinct(concat(
+    local.hands_on_queues[n],
+    [for t in targets : try(local.raw_functions[t].trigger.queue, "")],
+  )) }
+
+  # Functions that call the model (the role in their project_roles), and those that get the
+  # inference settings: the callers, and the functions that create tasks for a caller (backfill
+  # decides which documents reembed must redo by the current embedding space, which the settings fix).
+  model_callers = [for n, f in local.raw_functions : n if contains(try(f.project_roles, []), local.code.model_role)]
+  model_users   = [for n, targets in local.task_targets : n if contains(local.model_callers, n) || length(setintersection(targets, local.model_callers)) > 0]
+  inference_environment = { for k, v in {
+    (local.code.inference_env.backend)          = var.inference_backend
+    (local.code.inference_env.vertex_location)  = var.vertex_location
+    (local.code.inference_env.generation_model) = var.generation_model
+    (local.code.inference_env.embedding_model)  = var.embedding_model
+  } : k => v if v != null }
 
   kebab        = { for n in keys(local.raw_functions) : n => replace(n, "_", "-") }
   account_base = { for n, k in local.kebab : n => "cf-${k}" }
@@ -102,17 +150,21 @@ locals {
         PYTHONPATH                = "lib" # relative to the app root (/workspace), the working directory
       },
       # A function that creates tasks names the account whose OIDC token the tasks carry.
-      length(local.hands_on_queues[n]) > 0 && contains(keys(local.invokers), "tasks") ? {
+      length(local.enqueue_queues[n]) > 0 && contains(keys(local.invokers), "tasks") ? {
         CONTENTFLOW_TASKS_SERVICE_ACCOUNT = local.invoker_emails.tasks
       } : {},
+      # Backend, Vertex AI location and model ids; only for the functions that use the model.
+      contains(local.model_users, n) ? local.inference_environment : {},
     )
     secret_environment = local.kinds[n].public ? { (local.code.api_key_env) = local.code.api_key_secret } : {}
     publishes = distinct(concat(
       [for s in local.hands_on_to[n] : local.step_trigger[s].topic if local.step_trigger[s].type == "pubsub"],
-      local.kinds[n].step || local.kinds[n].dead_letter_reader || local.kinds[n].schedule_target ? [local.code.output_topic] : [],
+      local.kinds[n].step || local.kinds[n].dead_letter_reader || local.kinds[n].redriver ? [local.code.output_topic] : [],
     ))
-    enqueues = local.hands_on_queues[n]
+    enqueues     = local.enqueue_queues[n]
+    task_targets = local.task_targets[n]
     bucket_roles = merge(
+      local.kinds[n].reads_outputs ? { for b in local.output_buckets : b => ["roles/storage.objectViewer"] } : {},
       local.kinds[n].public ? { for b in local.ingest_buckets : b => ["roles/storage.objectCreator", "roles/storage.objectViewer", "roles/storage.legacyBucketReader"] } : {},
       n == local.steps[0].function ? merge(
         { for b in local.ingest_buckets : b => ["roles/storage.objectViewer"] },
@@ -200,9 +252,32 @@ locals {
     for b, roles in f.bucket_roles : { for r in roles : "${n}/${b}/${r}" => { function = n, bucket = b, role = r } }
   ]])...)
 
+  # Vector indexes of the chunk search: one per distinct embedding dimension of the spec (one per
+  # inference backend, fewer if two share a size) and per combination of pre-filters the search
+  # uses: the embedding space with every subset of embeddings.filter_fields, and the embedding
+  # space with the document id. Keys: "<dimension>/<filter>+<filter>...".
+  filter_fields  = try(local.embeddings.filter_fields, null) == null ? [] : local.embeddings.filter_fields
+  filter_subsets = [for i in range(pow(2, length(local.filter_fields))) : [for j, f in local.filter_fields : f if floor(i / pow(2, j)) % 2 == 1]]
+  vector_filters = concat([for s in local.filter_subsets : concat([local.code.chunk_query.space_field], s)], [[local.code.chunk_query.space_field, local.code.chunk_query.scope_field]])
+  vector_dims    = distinct([for d in values(local.embeddings.dimensions) : tonumber(d)])
+  vector_indexes = merge([for d in local.vector_dims : { for fs in local.vector_filters : "${d}/${join("+", fs)}" => {
+    collection = local.embeddings.collection
+    field      = local.embeddings.field
+    dimension  = d
+    filters = [for f in fs : {
+      field_path   = f
+      order        = contains(local.code.chunk_query.array_fields, f) ? null : "ASCENDING"
+      array_config = contains(local.code.chunk_query.array_fields, f) ? "CONTAINS" : null
+    }]
+  } }]...)
+
   firestore = {
     collection = local.code.collection
     # The sweeper's query: status in [...] and updated_at < cutoff (DocumentStore.stale_candidates).
+    # The other queries on the collection need no composite index: the backfill's page
+    # (status == "done" ordered by document id, DocumentStore.page) and the coverage counts
+    # (count() of status == and of embedding_space ==, DocumentStore.count) are served by the
+    # automatic single-field indexes.
     sweeper_index = [
       { field_path = "status", order = "ASCENDING" },
       { field_path = "updated_at", order = "ASCENDING" },
@@ -210,7 +285,9 @@ locals {
     # A record is kept as long as the longest-kept bucket keeps its outputs, counted from its last change.
     ttl_field             = "updated_at"
     ttl_expiration_offset = "${max([for b in values(local.raw_buckets) : b.retention_days]...) * 86400}s"
-    vector                = local.code.vector
+    # Chunk documents: nearest-neighbour search (ChunkStore.nearest). Their other queries (document
+    # id ==, and document id == with embedding space ==) are equalities the single-field indexes serve.
+    vector_indexes = local.vector_indexes
   }
 
   # The deployed archive: functions/, lib/ (without the spec, replaced by the one Terraform read)

@@ -28,6 +28,14 @@ output "functions" {
     condition     = length(setintersection(toset(flatten([for f in values(local.functions) : f.project_roles])), toset(["roles/owner", "roles/editor", "roles/viewer"]))) == 0
     error_message = "Primitive roles (owner, editor, viewer) are not allowed."
   }
+  precondition {
+    condition     = alltrue([for t in local.task_target_functions : try(local.raw_functions[t].trigger.type, "") == "queue"])
+    error_message = "A function's enqueues names a function that is not queue-triggered."
+  }
+  precondition {
+    condition     = contains(keys(local.embeddings.dimensions), var.inference_backend)
+    error_message = "The inference_backend has no embedding dimension in the spec (embeddings.dimensions)."
+  }
 }
 
 output "function_urls" {
@@ -121,12 +129,27 @@ output "step_names" {
 }
 
 output "firestore" {
-  description = "Firestore layout the code relies on: collection, the sweeper's composite index, the TTL field and offset, the vector index."
+  description = "Firestore layout the code relies on: collection, the sweeper's composite index, the TTL field and offset, the chunk search's vector indexes (one per dimension and pre-filter combination)."
   value       = local.firestore
+
+  precondition {
+    condition     = alltrue([for i in values(local.vector_indexes) : i.dimension >= 1 && i.dimension <= 2048])
+    error_message = "A Firestore vector index has 1 to 2048 dimensions (embeddings.dimensions)."
+  }
+}
+
+output "model_users" {
+  description = "Functions that get the inference settings (CONTENTFLOW_INFERENCE__*): those with roles/aiplatform.user in project_roles, and those that enqueue tasks for one."
+  value       = local.model_users
+}
+
+output "role_apis" {
+  description = "Service APIs of the spec's project_roles (roles/aiplatform.user => aiplatform.googleapis.com), enabled with the platform's."
+  value       = distinct([for g in values(local.project_role_grants) : "${split(".", trimprefix(g.role, "roles/"))[0]}.googleapis.com"])
 }
 
 output "code_facts" {
-  description = "Names fixed by the code (output topic, collection, API key secret): checked against lib/ by the tests."
+  description = "Names fixed by the code (output topic, collection, API key secret, the chunk search's pre-filters, the inference variables): checked against lib/ by the tests."
   value       = local.code
 }
 
