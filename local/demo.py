@@ -1,7 +1,8 @@
 """The demo: a local stack, the sample documents dropped into the inbox bucket (and one posted to
-the api), a progress bar until each is finished, then a table of what the pipeline made of them.
+the api), a progress bar until each is finished, a table of what the pipeline made of them (labels
+and a one-line summary from the analysis), then a semantic search and its hits.
 
-    scripts/demo [--samples DIR] [--keep-running] [--timeout S]
+    scripts/demo [--samples DIR] [--query TEXT] [--keep-running] [--timeout S]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from contentflow.documents import document_id_for
 from local.stack import REPO, LocalStack, StackError
 
 SAMPLES = REPO / "samples" / "documents"
+DEFAULT_QUERY = "overnight rail journeys across Europe"
 
 
 def _bar(done: int, total: int, width: int = 30) -> str:
@@ -44,6 +46,7 @@ def main(argv=None) -> int:
     parser.add_argument("--samples", type=Path, default=SAMPLES, help="folder whose files are uploaded")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for every document")
     parser.add_argument("--keep-running", action="store_true", help="leave the stack up until Ctrl-C")
+    parser.add_argument("--query", default=DEFAULT_QUERY, help="the search the demo runs at the end")
     args = parser.parse_args(argv)
     files = sorted(p for p in args.samples.iterdir() if p.is_file() and not p.name.startswith(".")) if args.samples.is_dir() else []
     if not files:
@@ -127,6 +130,7 @@ def _run(stack: LocalStack, files: list[Path], args, t_start: float) -> int:
     if tty:
         print()
     _table(names, docs)
+    _search(stack, args.query, names)
     elapsed = time.perf_counter() - t_start
     done = sum(1 for d in docs.values() if d["status"] == "done")
     print(f"== {done} of {len(names)} documents done, {len(names) - done} not; "
@@ -145,8 +149,26 @@ def _run(stack: LocalStack, files: list[Path], args, t_start: float) -> int:
     return 0 if done == len(names) else 1
 
 
+def _search(stack: LocalStack, query: str, names: dict[str, str]) -> None:
+    import requests
+
+    print(f"== semantic search: GET /search?q={query}")
+    response = requests.get(stack.function_url("api") + "search", params={"q": query, "limit": 5}, timeout=60)
+    if response.status_code != 200:
+        print(f"   search failed: HTTP {response.status_code} {response.text[:200]}")
+        return
+    body = response.json()
+    for rank, hit in enumerate(body["results"], 1):
+        best = hit["hits"][0]
+        page = f" p.{best['page']}" if best.get("page") else ""
+        print(f"  {rank}. {hit['score']:.3f}  {_short(names.get(hit['document_id'], hit['title']), 34)}{page}: "
+              f"“{_short(best['text'], 90)}”")
+    cov = body["coverage"]
+    print(f"   ({cov['documents_indexed']} of {cov['documents_done']} done documents searchable under {body['space']})")
+
+
 def _table(names: dict[str, str], docs: dict[str, dict]) -> None:
-    rows = [("document", "status", "type", "words", "pages", "lang", "seconds", "result")]
+    rows = [("document", "status", "type", "words", "lang", "seconds", "labels", "summary (or why it failed)")]
     for doc_id, name in sorted(names.items(), key=lambda kv: kv[1]):
         d = docs.get(doc_id)
         if d is None:
@@ -156,9 +178,10 @@ def _table(names: dict[str, str], docs: dict[str, dict]) -> None:
         seconds = ""
         if d.get("created_at") and d["status"] in ("done", "failed"):
             seconds = f"{(d['updated_at'] - d['created_at']).total_seconds():.2f}"
-        result = (d.get("error") or {}).get("reason") if d["status"] == "failed" else (ex.get("title") or d.get("preview"))
-        rows.append((_short(name, 34), d["status"], _kind(ex.get("mime_type")), str(ex.get("word_count", "")),
-                     str(ex.get("page_count") or ""), ex.get("language") or "", seconds, _short(result, 48)))
+        analysis = d.get("analysis") or {}
+        result = (d.get("error") or {}).get("reason") if d["status"] == "failed" else (analysis.get("summary") or d.get("preview"))
+        rows.append((_short(name, 32), d["status"], _kind(ex.get("mime_type")), str(ex.get("word_count", "")),
+                     ex.get("language") or "", seconds, _short(", ".join(d.get("labels") or []), 30), _short(result, 60)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for i, row in enumerate(rows):
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

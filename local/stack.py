@@ -46,17 +46,26 @@ def fake_gcs_binary() -> Path:
 
 class LocalStack:
     def __init__(self, data_dir: str | Path, project_id: str = DEFAULT_PROJECT,
-                 spec_path: str | Path | None = None, say=None, with_scheduler: bool = True):
+                 spec_path: str | Path | None = None, say=None, with_scheduler: bool = True,
+                 inference: str = "local", function_env: dict[str, str] | None = None):
+        """`inference="vertex"` runs the vertex backend against the local server that speaks Vertex
+        AI's REST shapes (local/vertexfake); `function_env` adds settings to every function."""
         self.data_dir = Path(data_dir).resolve()
         self.project_id = project_id
         self.spec_path = Path(spec_path).resolve() if spec_path else None
         self.spec: PipelineSpec = load_spec_file(self.spec_path or DEFAULT_SPEC_PATH)
         self.say = say or (lambda msg: None)
         self.with_scheduler = with_scheduler
+        if inference not in ("local", "vertex"):
+            raise StackError(f"inference must be local or vertex, not {inference!r}")
+        self.inference = inference
+        self.function_env = dict(function_env or {})
         # The ports of the last run on this data folder, where still free: the api's address stays
         # the same, and Cloud Tasks tasks kept in the folder still reach their functions.
         previous = _read_json(self.data_dir / PORTS_FILE) or {}
         names = ["pubsub", "firestore", "gcs", "relay", "cloudtasks", *(f"fn:{n}" for n in self.spec.functions)]
+        if inference == "vertex":
+            names.append("vertex")
         self.ports = {name: free_port(preferred=previous.get(name) if isinstance(previous.get(name), int) else None)
                       for name in names}
         self.processes: dict[str, ManagedProcess] = {}
@@ -89,7 +98,14 @@ class LocalStack:
         }
         if self.spec_path:
             env["CONTENTFLOW_SPEC_PATH"] = str(self.spec_path)
+        if self.inference == "vertex":
+            env["VERTEX_AI_EMULATOR_HOST"] = f"127.0.0.1:{self.ports['vertex']}"
+            env["CONTENTFLOW_INFERENCE__BACKEND"] = "vertex"
         return env
+
+    @property
+    def vertex_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['vertex']}"
 
     def bucket(self, bucket_id: str) -> str:
         return bucket_name(self.project_id, bucket_id)
@@ -120,6 +136,8 @@ class LocalStack:
         deadline = time.monotonic() + timeout_s
         self.say("starting the Pub/Sub and Firestore emulators and the functions")
         self._spawn_emulators()
+        if self.inference == "vertex":
+            self._spawn("vertex", [sys.executable, "-m", "local.vertexfake", "--port", str(self.ports["vertex"])])
         self._spawn_functions()
         self._wait("pubsub", lambda: http_ok(f"http://127.0.0.1:{self.ports['pubsub']}/"), deadline)
         self._create_topics_and_subscriptions()
@@ -136,6 +154,8 @@ class LocalStack:
         self._create_buckets()
         self._wait("firestore", lambda: http_ok(f"http://127.0.0.1:{self.ports['firestore']}/"), deadline)
         self._wait("cloudtasks", self._cloudtasks_ready, deadline)
+        if self.inference == "vertex":
+            self._wait("vertex", lambda: http_ok(self.vertex_url + "/_fake/stats"), deadline)
         for name in self.spec.functions:
             self._wait(f"function {name}", lambda n=name: port_open(self.ports[f"fn:{n}"]), deadline, process=f"fn:{name}")
         if "api" in self.spec.functions:
@@ -213,9 +233,20 @@ class LocalStack:
                                    "--data-dir", str(self.data_dir / "cloudtasks"), "--project", self.project_id,
                                    "--location", LOCAL_REGION, "--queues", str(queues)])
 
-    def _spawn_functions(self) -> None:
-        env = {**self.client_env(), "PYTHONPATH": str(REPO / "lib"), "PYTHONUNBUFFERED": "1"}
+    def restart_function(self, name: str, env: dict[str, str] | None = None, timeout_s: float = 60.0) -> None:
+        """Ends a function's process group and starts it again with `env` added (a redeploy with
+        new settings, e.g. another embedding model); waits until it listens again."""
+        self.function_env.update(env or {})
+        proc = self.processes.pop(f"fn:{name}")
+        proc.stop()
+        self._spawn_functions(only=name)
+        self._wait(f"function {name}", lambda: port_open(self.ports[f"fn:{name}"]), time.monotonic() + timeout_s, process=f"fn:{name}")
+
+    def _spawn_functions(self, only: str | None = None) -> None:
+        env = {**self.client_env(), "PYTHONPATH": str(REPO / "lib"), "PYTHONUNBUFFERED": "1", **self.function_env}
         for name, fn in self.spec.functions.items():
+            if only and name != only:
+                continue
             # One local process stands for all of a function's instances. A function that takes
             # one request per instance and a whole CPU (extract) gets a worker process per core,
             # each an instance with its own state; the others get threads for their total
