@@ -11,6 +11,8 @@ from contentflow import extraction
 from contentflow.services import services
 
 services().warm("store", "dispatcher", "blobs")  # per instance, before the first request
+if services().settings.inference.backend == "vertex":
+    services().warm("inference")  # OCR goes to Gemini; the local backend is never built here
 extraction.warm_up()  # the sandboxed parser worker, likewise
 
 

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import math
+import os
 import re
 import struct
 import threading
@@ -486,8 +487,29 @@ def billable_characters(text: str) -> int:
 # --- images ("OCR") ----------------------------------------------------------------------------
 
 def image_text(data: bytes) -> str:
-    """The fake cannot read pixels: it returns the text a test embedded in the image's metadata
-    (PNG tEXt/iTXt/zTXt chunks, a JPEG comment), which is what a reader of the picture would see."""
+    """What a reader of the picture sees: the text a test embedded in the image's metadata (PNG
+    tEXt/iTXt/zTXt chunks, a JPEG comment) if any, else the pixels read by the local tesseract
+    command (Debian's tesseract-ocr, a stand-in for Gemini's vision), else nothing."""
+    found = _metadata_text(data)
+    return found or _tesseract_text(data)
+
+
+def _tesseract_text(data: bytes) -> str:
+    import shutil
+    import subprocess
+
+    binary = shutil.which("tesseract")
+    if binary is None:
+        return ""
+    try:
+        done = subprocess.run([binary, "stdin", "stdout", "--psm", "3"], input=data, capture_output=True,
+                              timeout=60, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+    except subprocess.TimeoutExpired:
+        return ""
+    return done.stdout.decode("utf-8", "replace").strip() if done.returncode == 0 else ""
+
+
+def _metadata_text(data: bytes) -> str:
     found: list[str] = []
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         pos = 8

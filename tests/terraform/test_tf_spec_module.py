@@ -131,9 +131,10 @@ def test_runtime_environment(spec_outputs, monkeypatch):
 def test_inference_settings_go_to_exactly_the_functions_that_use_the_model(spec_outputs):
     users = expected_model_users(SPEC)
     assert set(spec_outputs["model_users"]) == users
-    # On the shipped spec: the callers of the model (analysis, indexing, re-embedding, search) and
-    # the backfill, which picks the documents to re-embed by the current embedding space.
-    assert users == {"analyse", "index", "reembed", "api", "backfill"}
+    # On the shipped spec: the callers of the model (OCR in extraction, analysis, indexing,
+    # re-embedding, search) and the backfill, which picks the documents to re-embed by the current
+    # embedding space.
+    assert users == {"extract", "analyse", "index", "reembed", "api", "backfill"}
     defaults = {"CONTENTFLOW_INFERENCE__BACKEND": "vertex", "CONTENTFLOW_INFERENCE__VERTEX_LOCATION": "global"}
     for name, fn in spec_outputs["functions"].items():
         inference = {k: v for k, v in fn["environment"].items() if k.startswith("CONTENTFLOW_INFERENCE__")}

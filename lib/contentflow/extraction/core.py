@@ -8,12 +8,13 @@ import hashlib
 import re
 import time
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 
 from contentflow.errors import UnreadableDocument
-from contentflow.extraction import detect, fmt
+from contentflow.extraction import deferred, detect, fmt
 from contentflow.extraction.chunking import Chunk, chunk_text
 from contentflow.extraction.language import detect_language
 from contentflow.extraction.limits import ExtractionLimits
@@ -31,7 +32,7 @@ WORKER_LIMITS = (
 class Extraction(BaseModel):
     text: str
     mime_type: str
-    extractor: str  # the library that read the text, e.g. "pypdfium2+tesseract"
+    extractor: str  # what read the text, e.g. "pypdfium2+tesseract", "pypdfium2+gemini", "gemini"
     content_sha256: str  # of the input bytes
     word_count: int
     page_count: int | None = None
@@ -92,8 +93,12 @@ def _has_visible_text(text: str) -> bool:
 
 
 def extract_document(
-    data: bytes, *, filename: str, declared_content_type: str | None, limits: ExtractionLimits
+    data: bytes, *, filename: str, declared_content_type: str | None, limits: ExtractionLimits,
+    ocr: Callable[[bytes, str], str] | None = None, ocr_name: str = "gemini",
 ) -> Extraction:
+    """`ocr(image_bytes, mime_type) -> text` reads the images and scanned pages here, in this
+    process, and `ocr_name` names it in the extractor (e.g. the vertex backend's `ocr_image`,
+    Gemini); None: the worker runs tesseract, as locally and offline. See deferred.py."""
     started = time.monotonic()
     if len(data) > limits.max_bytes:
         raise UnreadableDocument(f"file too large: {fmt.size(len(data))} > {fmt.size(limits.max_bytes)}")
@@ -103,13 +108,19 @@ def extract_document(
 
     request = {
         "kind": found.kind, "mime": found.mime, "charset": found.charset, "sniffed": found.sniffed,
-        "limits": {name: getattr(limits, name) for name in WORKER_LIMITS},
+        "limits": {name: getattr(limits, name) for name in WORKER_LIMITS} | {
+            "ocr_engine": deferred.DEFERRED if ocr is not None else deferred.TESSERACT},
     }
     reply = SANDBOX.run(request, data, timeout_s=limits.timeout_s, memory_mib=limits.max_memory_mib)
     try:
-        parsed = Parsed.from_wire(reply["parsed"])
+        parsed = Parsed.from_wire(reply.pop("parsed"))  # popped: page images die with `parsed`
     except (KeyError, TypeError) as err:
         raise UnreadableDocument(f"parser crashed: malformed reply ({err})") from None
+    if parsed.pages is not None:  # pages left for our OCR engine, before anything reads the text
+        if ocr is None:
+            raise UnreadableDocument("parser crashed: malformed reply (unrequested deferred pages)")
+        # One deadline for the whole document: what the worker used is not given again.
+        parsed = deferred.complete(parsed, ocr, ocr_name, limits=limits, deadline=started + limits.timeout_s)
     if not _has_visible_text(parsed.text):
         raise UnreadableDocument("no text found: the document has no text")
 

@@ -4,12 +4,14 @@ The pixel count is checked from the header, before a single pixel is decoded."""
 from __future__ import annotations
 
 import io
+import time
 
 from contentflow.errors import UnreadableDocument
-from contentflow.extraction import dates, fmt, ocr
+from contentflow.extraction import dates, deferred as deferred_ocr, fmt, ocr
 from contentflow.extraction.parsed import Parsed, from_pages
 
 FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/tiff": "TIFF"}
+NO_TEXT = "no text found: OCR found no text in the image"
 EXIF_ARTIST, EXIF_DATETIME, EXIF_IFD, EXIF_DATETIME_ORIGINAL = 0x013B, 0x0132, 0x8769, 0x9003
 
 
@@ -82,22 +84,33 @@ def parse(data: bytes, *, mime: str, limits, deadline: float, **_) -> Parsed:
     if frames > limits.max_pages:
         raise UnreadableDocument(f"too many pages: more than {limits.max_pages:,}")
     meta = _exif(image)
+    deferred = deferred_ocr.collector(limits)  # None: tesseract reads the frames here
     pages: list[str] = []
+    to_read = min(frames, limits.max_ocr_pages)
     try:
-        for index in range(min(frames, limits.max_ocr_pages)):
+        for index in range(to_read):
             image.seek(index)
             _too_large(*image.size, limits)  # every TIFF frame has its own size
             if mime == "image/jpeg":
                 _decode_reduced(image, limits.ocr_max_pixels)
             frame = ImageOps.exif_transpose(image) if mime == "image/jpeg" else image
             prepared = ocr.prepare(frame, limits.ocr_max_pixels)
-            pages.append(ocr.recognise(prepared, languages=limits.ocr_languages, deadline=deadline))
+            if deferred is None:
+                pages.append(ocr.recognise(prepared, languages=limits.ocr_languages, deadline=deadline))
+                continue
+            deferred.add(index, prepared, pages_left=to_read - index)
+            pages.append("")  # the parent puts the OCR text here
+            if time.monotonic() > deadline:  # recognise() checks it for tesseract
+                raise TimeoutError
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise UnreadableDocument(f"malformed image: {err}"[:200]) from None
-    if not any(p.strip() for p in pages):
-        raise UnreadableDocument("no text found: OCR found no text in the image")
-    parsed = from_pages(pages, extractor="tesseract", max_chars=limits.max_text_chars, paged=True,
-                        page_count=frames, pages_ocred=len(pages), **meta)
+    if deferred is None and not any(p.strip() for p in pages):
+        raise UnreadableDocument(NO_TEXT)
+    # Deferred: no engine named yet (the parent adds the one that read the pages) and none counted.
+    parsed = from_pages(pages, extractor="tesseract" if deferred is None else "",
+                        max_chars=limits.max_text_chars, paged=True, page_count=frames,
+                        pages_ocred=len(pages) if deferred is None else 0,
+                        ocr_images=deferred.images if deferred else None, no_text_reason=NO_TEXT, **meta)
     if frames > len(pages):
         parsed.warnings.append(f"only the first {len(pages)} of {frames} pages were OCRed")
     return parsed

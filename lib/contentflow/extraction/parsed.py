@@ -49,6 +49,12 @@ class Parsed:
     pages_ocred: int = 0
     truncated: bool = False
     warnings: list[str] = field(default_factory=list)
+    # OCR left to the parent (deferred.py): the page texts, not yet assembled ("" or a PDF page's
+    # stamp where a page waits for OCR), the page images ({"page": index, "png": base64}) and the
+    # reason to give if OCR finds no text either. `text` stays empty until the parent assembles.
+    pages: list[str] | None = None
+    ocr_images: list[dict] = field(default_factory=list)
+    no_text_reason: str | None = None
 
     def to_wire(self) -> dict:
         """Plain JSON-able values, every string encodable as UTF-8 (lone surrogates become U+FFFD)."""
@@ -57,6 +63,8 @@ class Parsed:
             if isinstance(value, str):
                 wire[key] = without_surrogates(value)
         wire["warnings"] = [without_surrogates(w) for w in wire["warnings"]]
+        if self.pages is not None:
+            wire["pages"] = [without_surrogates(p) for p in self.pages]
         return wire
 
     @classmethod
@@ -96,10 +104,19 @@ def assemble(pages: list[str], max_chars: int) -> tuple[str, list[int], bool]:
     return PAGE_SEPARATOR.join(parts), starts, truncated
 
 
-def from_pages(pages: list[str], *, extractor: str, max_chars: int, paged: bool, **meta) -> Parsed:
+def truncation_warning(max_chars: int) -> str:
+    return f"text cut at {max_chars:,} characters; the rest was not extracted"
+
+
+def from_pages(pages: list[str], *, extractor: str, max_chars: int, paged: bool,
+               ocr_images: list[dict] | None = None, no_text_reason: str | None = None, **meta) -> Parsed:
+    if ocr_images:
+        # Not assembled here: the parent puts the OCR texts in place first (deferred.complete).
+        return Parsed(text="", extractor=extractor, pages=pages, ocr_images=ocr_images,
+                      no_text_reason=no_text_reason, **meta)
     text, starts, truncated = assemble(pages, max_chars)
     parsed = Parsed(text=text, extractor=extractor, page_starts=starts if paged else [],
                     truncated=truncated, **meta)
     if truncated:
-        parsed.warnings.append(f"text cut at {max_chars:,} characters; the rest was not extracted")
+        parsed.warnings.append(truncation_warning(max_chars))
     return parsed

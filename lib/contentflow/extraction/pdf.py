@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from contentflow.errors import UnreadableDocument
-from contentflow.extraction import dates, ocr
+from contentflow.extraction import dates, deferred as deferred_ocr, ocr
 from contentflow.extraction.parsed import Parsed, from_pages
 
 # Values that PDF producers write when they know nothing; not worth showing as a title.
@@ -15,6 +15,7 @@ _XMP_START, _XMP_END = b"<x:xmpmeta", b"</x:xmpmeta>"
 # A text layer this thin over a picture is a scan with a stamp ("Page 3", a Bates number): OCR it.
 MIN_TEXT_LAYER_CHARS = 20
 MAX_XMP_BYTES = 1 << 20
+NO_TEXT_AFTER_OCR = "no text found: the PDF has no text layer and OCR found no text in its images"
 
 
 def _open(data: bytes):
@@ -103,18 +104,22 @@ def _has_images(page) -> bool:
     return next(iter(page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE], max_depth=4)), None) is not None
 
 
-def _ocr_page(page, limits, deadline: float) -> str:
+def _render(page, limits):
+    """The page as an image prepared for OCR, and its resolution in dpi."""
     width, height = page.get_size()
     scale = limits.ocr_dpi / 72
     if width * height * scale * scale > limits.ocr_max_pixels:  # huge pages: lower the resolution
         scale = (limits.ocr_max_pixels / (width * height)) ** 0.5
     bitmap = page.render(scale=scale, grayscale=True)
     try:
-        image = ocr.prepare(bitmap.to_pil(), limits.ocr_max_pixels)
+        return ocr.prepare(bitmap.to_pil(), limits.ocr_max_pixels), round(72 * scale)
     finally:
         bitmap.close()
-    return ocr.recognise(image, languages=limits.ocr_languages, deadline=deadline,
-                         dpi=round(72 * scale))
+
+
+def _ocr_page(page, limits, deadline: float) -> str:
+    image, dpi = _render(page, limits)
+    return ocr.recognise(image, languages=limits.ocr_languages, deadline=deadline, dpi=dpi)
 
 
 def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
@@ -129,6 +134,7 @@ def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
             raise UnreadableDocument(f"too many pages: {count:,} > {limits.max_pages:,}")
         info = _info(doc)
         xmp = xmp_metadata(data)
+        deferred = deferred_ocr.collector(limits)  # None: tesseract reads the pages here
         pages, ocred, not_ocred, chars = [], 0, 0, 0
         unreadable = []
         for index in range(count):
@@ -143,11 +149,16 @@ def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
                 text = textpage.get_text_bounded()
                 textpage.close()
                 if len("".join(text.split())) < MIN_TEXT_LAYER_CHARS and _has_images(page):
-                    if ocred < limits.max_ocr_pages:
+                    if ocred >= limits.max_ocr_pages:
+                        not_ocred += 1
+                    elif deferred is None:
                         text = _ocr_page(page, limits, deadline) or text  # OCR reads the stamp too
                         ocred += 1
-                    else:
-                        not_ocred += 1
+                    else:  # the parent's engine reads it; the stamp stays as the page's text
+                        # (the placeholder) if it finds nothing
+                        deferred.add(index, _render(page, limits)[0],
+                                     pages_left=min(limits.max_ocr_pages - ocred, count - index))
+                        ocred += 1
             finally:
                 page.close()
             pages.append(text)
@@ -160,20 +171,22 @@ def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
         doc.close()
     if unreadable and len(unreadable) == len(pages):
         raise UnreadableDocument("malformed PDF: no page could be loaded")
-    if not any(p.strip() for p in pages):
+    if not any(p.strip() for p in pages) and not (deferred and deferred.images):
         if ocred:
-            raise UnreadableDocument("no text found: the PDF has no text layer and OCR found no text in its images")
+            raise UnreadableDocument(NO_TEXT_AFTER_OCR)
         if not_ocred:  # only when max_ocr_pages is 0
             raise UnreadableDocument("no text found: the PDF has no text layer and OCR is turned off")
         raise UnreadableDocument("no text found: the PDF has no text layer and no images to OCR")
+    # Deferred: the parent names its engine and counts the pages it reads.
     parsed = from_pages(
-        pages, extractor="pypdfium2" + ("+tesseract" if ocred else ""),
+        pages, extractor="pypdfium2" + ("+tesseract" if ocred and deferred is None else ""),
+        ocr_images=deferred.images if deferred else None, no_text_reason=NO_TEXT_AFTER_OCR,
         max_chars=limits.max_text_chars, paged=True, page_count=count,
         title=_meta_value(info.get("Title")) or _meta_value(xmp.get("title")),
         author=_meta_value(info.get("Author")) or _meta_value(xmp.get("author")),
         created=dates.pdf_date(info.get("CreationDate")) or dates.iso_date(xmp.get("created")),
         modified=dates.pdf_date(info.get("ModDate")) or dates.iso_date(xmp.get("modified")),
-        pages_ocred=ocred,
+        pages_ocred=ocred if deferred is None else 0,
     )
     if unreadable:
         listed = ", ".join(map(str, unreadable[:20])) + (", ..." if len(unreadable) > 20 else "")

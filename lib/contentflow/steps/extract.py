@@ -3,14 +3,25 @@ and keeps a preview and the statistics on the record."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from contentflow.documents import Document
 from contentflow.errors import UnreadableDocument
 
 
 class ExtractStep:
-    def __init__(self, settings, blobs):
+    def __init__(self, settings, blobs, inference: Callable[[], object] | None = None):
         self.settings = settings
         self.blobs = blobs
+        # Makes the inference backend; called only with the vertex backend, whose OCR (Gemini)
+        # reads images and scanned pages (the Cloud Functions runtime has no tesseract). The local
+        # backend has no OCR: the worker's tesseract reads them and no backend is built here.
+        self._inference = inference
+
+    def _ocr(self):
+        if self._inference is None or self.settings.inference.backend != "vertex":
+            return None  # tesseract, in the extraction worker
+        return getattr(self._inference(), "ocr_image", None)
 
     def __call__(self, doc: Document) -> dict:
         from contentflow.extraction import extract_document
@@ -20,7 +31,8 @@ class ExtractStep:
         if src.size is not None and src.size > limits.max_bytes:  # refuse before downloading it
             raise UnreadableDocument(f"file too large: {src.size / 1e6:.0f} MB > {limits.max_bytes / 1e6:.0f} MB")
         data = self.blobs.read(src.bucket, src.name, src.generation, src.md5_hash)
-        result = extract_document(data, filename=src.name, declared_content_type=src.content_type, limits=limits)
+        result = extract_document(data, filename=src.name, declared_content_type=src.content_type, limits=limits,
+                                  ocr=self._ocr())
         processed = self.settings.bucket("processed")
         text_uri = self.blobs.write(processed, f"{doc.id}/text.txt", result.text.encode(), "text/plain; charset=utf-8")
         chunks = "".join(c.model_dump_json() + "\n" for c in result.chunks)
@@ -34,4 +46,5 @@ class ExtractStep:
 
 
 def build(ports) -> ExtractStep:
-    return ExtractStep(ports.settings, ports.blobs)
+    # A callable, not the backend: Services builds it on first use (ports.inference is lazy).
+    return ExtractStep(ports.settings, ports.blobs, lambda: ports.inference)
