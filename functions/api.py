@@ -55,6 +55,11 @@ class Submission(BaseModel):
             raise InvalidInput("content_base64 is not valid base64") from None
 
 
+def _first_error(err: ValidationError, whole: str) -> str:
+    first = err.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc']) or whole}: {first['msg']}"
+
+
 def _error(code: int, message: str):
     return {"error": {"code": code, "message": message}}, code
 
@@ -78,9 +83,7 @@ def _submission(request) -> tuple[str, bytes, str | None]:
     try:
         sub = Submission.model_validate_json(request.get_data())
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise InvalidInput(f"{where}: {first['msg']}") from None
+        raise InvalidInput(_first_error(err, "body")) from None
     data, content_type = sub.content()
     return sub.filename, data, content_type
 
@@ -114,12 +117,11 @@ def _search(request):
     args = request.args
     unknown = set(args) - set(SearchRequest.model_fields)
     if unknown:
-        return _error(400, f"unknown parameter: {sorted(unknown)[0]}; use q, limit, label, language, document_id")
+        return _error(400, f"unknown parameter: {sorted(unknown)[0][:40]}; use q, limit, label, language, document_id")
     try:
         query = SearchRequest.model_validate({k: args.get(k) for k in args})
     except ValidationError as err:
-        first = err.errors()[0]
-        return _error(400, f"{'.'.join(str(p) for p in first['loc']) or 'query'}: {first['msg']}")
+        return _error(400, _first_error(err, "query"))
     return services().search.search(query), 200
 
 

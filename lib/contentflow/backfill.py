@@ -18,7 +18,7 @@ from datetime import datetime
 from google.api_core import exceptions as gexc
 
 from contentflow import documents as sm
-from contentflow.errors import TransientError
+from contentflow.errors import PermanentError, TransientError
 from contentflow.logs import bind, get_logger
 
 log = get_logger("contentflow.backfill")
@@ -63,7 +63,7 @@ class Backfill:
             docs = self.store.page("done", job["cursor"], page_size)
             page_enqueued = 0
             for doc in docs:
-                if doc.embedding_space != space.key:
+                if doc.embedding_space != space.key and (doc.reembed_failed or {}).get("space") != space.key:
                     with bind(document_id=doc.id, trace_id=doc.trace_id):
                         body = {"document_id": doc.id, "space": space.key}
                         if self.dispatcher.enqueue_function(REEMBED_FUNCTION, body, f"{doc.id}-reembed-{space.short_id}"):
@@ -95,7 +95,12 @@ class Backfill:
         if doc.embedding_space == space.key:
             return "skipped: already in the current space"
         with bind(document_id=doc.id, trace_id=doc.trace_id):
-            updates = self.indexer.index(doc)
+            try:
+                updates = self.indexer.index(doc)
+            except PermanentError as err:
+                self.store.transition(doc_id, lambda cur: sm.reembed_refused(cur, space.key, err.reason, self.clock()))
+                log.error("document cannot be re-embedded; later passes skip it", space=space.key, reason=err.reason)
+                return "failed"
             decision = self.store.transition(doc_id, lambda cur: sm.reindexed(cur, updates, space.key, self.clock()))
             # The old model's vectors go once the record points at the new ones (search never
             # returns them anyway: it filters on the space).
@@ -106,9 +111,9 @@ class Backfill:
 
     # --- internals --------------------------------------------------------------------------------
     def _coverage(self) -> dict:
-        done = self.store.count("status", "done")
-        indexed = self.store.count("embedding_space", self.space.key)
-        return {"space": self.space.key, "documents_done": done, "documents_indexed": indexed, "complete": indexed >= done}
+        from contentflow.search import coverage
+
+        return coverage(self.store, self.space)
 
     def _load(self) -> dict:
         try:

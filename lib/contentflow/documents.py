@@ -112,6 +112,9 @@ class Document(BaseModel):
     # The embedding space (backend:model:dimension) of the document's chunk vectors: search
     # coverage counts on it, and the backfill re-embeds documents whose space is not the current one.
     embedding_space: str | None = None
+    # A done document the backfill could not re-embed for good (its chunks are gone, say): the
+    # space it failed for and why, so later passes skip it instead of retrying it forever.
+    reembed_failed: dict | None = None
     # Outbox: set with the terminal failure, cleared once `document.failed` is published, so an
     # event lost to a failed publish is sent again by the sweeper rather than never.
     event_pending_since: datetime | None = None
@@ -280,7 +283,17 @@ def reindexed(doc: Document | None, updates: dict, space_key: str, now: datetime
         return Decision(outcome="stale", detail="document missing or not done")
     if doc.embedding_space == space_key:
         return Decision(outcome="duplicate", detail=f"already embedded in {space_key}")
-    return Decision(outcome="reindexed", document=doc.model_copy(deep=True, update={**updates, "updated_at": now}))
+    return Decision(outcome="reindexed", document=doc.model_copy(deep=True, update={**updates, "reembed_failed": None,
+                                                                                     "updated_at": now}))
+
+
+def reembed_refused(doc: Document | None, space_key: str, reason: str, now: datetime) -> Decision:
+    """The backfill cannot re-embed a done document (a permanent error): recorded, so it is not
+    enqueued again for this space and coverage can complete without it."""
+    if doc is None or doc.status != "done" or doc.embedding_space == space_key:
+        return Decision(outcome="stale", detail="document missing, not done or already in the space")
+    failed = {"space": space_key, "reason": reason[:300], "at": now}
+    return Decision(outcome="failed", document=doc.model_copy(deep=True, update={"reembed_failed": failed}), detail=reason)
 
 
 def stuck_step(doc: Document, spec: PipelineSpec, now: datetime) -> str | None:

@@ -59,8 +59,14 @@ class Search:
         return {"query": request.q, "space": space.key, "results": ranked, "coverage": self.coverage()}
 
     def coverage(self) -> dict:
-        space = self.backend.embedding_space
-        done = self.store.count("status", "done")
-        indexed = self.store.count("embedding_space", space.key)
-        return {"space": space.key, "documents_done": done, "documents_indexed": indexed,
-                "complete": indexed >= done}
+        return coverage(self.store, self.backend.embedding_space)
+
+
+def coverage(store, space) -> dict:
+    """How many done documents are searchable under `space` (the rest wait for the backfill, or
+    could not be re-embedded and say why on their record)."""
+    done = store.count("status", "done")
+    indexed = store.count("embedding_space", space.key)
+    refused = store.count("reembed_failed.space", space.key)
+    return {"space": space.key, "documents_done": done, "documents_indexed": indexed,
+            "documents_not_reembeddable": refused, "complete": indexed + refused >= done}

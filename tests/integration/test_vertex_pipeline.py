@@ -188,6 +188,8 @@ def test_a_model_change_never_mixes_vectors_and_the_backfill_finishes_resumes_an
     assert body["space"] == new_space and body["results"] == []  # no old-model hit, ever
     assert body["coverage"]["documents_indexed"] == 0
 
+    # A document whose chunks are gone cannot be re-embedded: it is recorded, not retried forever.
+    vertex.storage.bucket(vertex.stack.bucket("processed")).blob(f"{ids['glacier']}/chunks.jsonl").delete()
     # One page, then the run stops, as a killed run would after saving its cursor.
     first = _backfill(vertex, page_size=2, max_pages=1)
     assert first["space"] == new_space and first["complete"] is False and first["cursor"]
@@ -197,7 +199,11 @@ def test_a_model_change_never_mixes_vectors_and_the_backfill_finishes_resumes_an
     assert rest["pass"] == first["pass"] and rest["scanned"] == done  # resumed after the cursor, not from the start
     assert rest["complete"] is True and rest["enqueued"] == done
     coverage = _wait_coverage(vertex)
-    assert coverage["documents_indexed"] == coverage["documents_done"]
+    assert coverage["documents_indexed"] == coverage["documents_done"] - 1
+    assert coverage["documents_not_reembeddable"] == 1
+    glacier = vertex.db.collection("documents").document(ids["glacier"]).get().to_dict()
+    assert glacier["reembed_failed"]["space"] == new_space and "no longer exists" in glacier["reembed_failed"]["reason"]
+    assert glacier["embedding_space"] == old_space  # its record still says where its vectors are
 
     body = vertex.search("when is the fog horn sounded")
     assert body["results"][0]["document_id"] == ids["lighthouse"]
