@@ -16,6 +16,7 @@ from contentflow.logs import annotate, bind, get_logger
 from contentflow.spec import QueueRetry
 
 log = get_logger("contentflow.pipeline")
+DURATION_MARGIN_S = 1.0  # see QueueAttempt.is_last
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,18 @@ class QueueAttempt:
 
     def is_last(self, retry: QueueRetry, first_attempt_at: datetime | None, now: datetime) -> bool:
         """Cloud Tasks retries a failed task until BOTH limits are spent: max_attempts attempts
-        made and max_retry_duration passed since the first attempt (-1 / 0: unlimited)."""
+        made and max_retry_duration passed since the first attempt (-1 / 0: unlimited). It measures
+        from its first dispatch to the moment it reads this answer; the step measures from its own
+        first start to now, a little later and a little earlier: DURATION_MARGIN_S covers both, so
+        near the limit the step gives up one retry early (the extra delivery finds the document
+        failed and is acknowledged) rather than waiting for a retry that never comes."""
         if retry.max_attempts == -1 or self.retry_count + 1 < retry.max_attempts:
             return False
         if retry.max_retry_duration_s <= 0:
             return True
-        return first_attempt_at is not None and (now - first_attempt_at).total_seconds() >= retry.max_retry_duration_s
+        if first_attempt_at is None:
+            return False
+        return (now - first_attempt_at).total_seconds() + DURATION_MARGIN_S >= retry.max_retry_duration_s
 
 
 class Pipeline:
@@ -72,15 +79,16 @@ class Pipeline:
                     self.announcer.announce_failure(doc)
                     return begun
                 log.info("step started", attempt=begun.attempt)
-                final = queue_attempt is not None and self._last_task_attempt(queue_attempt, doc.steps[step_name])
+                first_started = doc.steps[step_name].first_started_at
                 try:
                     updates = self.handlers(step_name)(doc)
                 except ContentflowError as err:
+                    final = self._last_task_attempt(queue_attempt, first_started)  # decided when it failed
                     return self._record_failure(doc_id, step_name, begun.attempt, err.reason, err.retryable, final)
                 except Exception as err:  # a bug or an unexpected library error: retry, then dead-letter
                     log.exception("step crashed")
-                    return self._record_failure(doc_id, step_name, begun.attempt,
-                                                f"internal error in {step_name}: {type(err).__name__}", True, final)
+                    return self._record_failure(doc_id, step_name, begun.attempt, f"internal error in {step_name}: "
+                                                f"{type(err).__name__}", True, self._last_task_attempt(queue_attempt, first_started))
                 nxt = self.spec.next_step(step_name)
                 try:
                     if nxt is None:
@@ -103,9 +111,9 @@ class Pipeline:
                     self.dispatcher.hand_on(doc_id, nxt.name, doc.trace_id)
                 return done
 
-    def _last_task_attempt(self, attempt: QueueAttempt, rec) -> bool:
-        queue = self.spec.queues.get(attempt.queue)
-        return queue is not None and attempt.is_last(queue.retry, rec.first_started_at, self.clock())
+    def _last_task_attempt(self, attempt: QueueAttempt | None, first_started: datetime | None) -> bool:
+        queue = self.spec.queues.get(attempt.queue) if attempt else None
+        return queue is not None and attempt.is_last(queue.retry, first_started, self.clock())
 
     def _release(self, doc_id: str, step_name: str, attempt: int, reason: str) -> None:
         try:

@@ -21,6 +21,8 @@ def retry(max_attempts=3, duration=60.0):
     (1, 120, False),    # duration spent, attempts left
     (2, 10, False),     # attempts spent, duration left: Cloud Tasks still retries
     (2, 60, True),      # both spent
+    (2, 59.5, True),    # within the margin: Cloud Tasks, measuring from its dispatch, sees 60 s spent
+    (2, 58.5, False),
     (7, 61, True),
 ])
 def test_last_only_when_attempts_and_duration_are_both_spent(retry_count, elapsed_s, last):
