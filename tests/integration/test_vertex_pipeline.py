@@ -123,6 +123,9 @@ def test_content_analysed_before_makes_no_model_call(vertex, corpus):
     assert record["analysis"]["reused"] is True and record["index"]["reused_from"] == ids["chess"]
 
 
+LATENCY_S = 0.5
+
+
 def _starts(log_path, since: datetime) -> list[float]:
     """When the analyse function started steps (its own log lines), after `since`."""
     times = []
@@ -140,21 +143,24 @@ def test_a_429_storm_ends_with_every_document_done_and_no_queue_above_its_rate(v
 
     since = utcnow()
     # Longer than the backend's in-process retries: the Cloud Tasks queue's retries carry it.
-    vertex.fault(mode="rate_limit", count=40, methods=["generateContent"])
+    vertex.fault(mode="rate_limit", count=60, methods=["generateContent"])
     tag = uuid.uuid4().hex[:8]
-    ids = [vertex.upload(f"storm-{tag}/{i}.txt", f"Storm document {i} {tag}. " + TOPICS["glacier"]) for i in range(12)]
-    records = vertex.wait(ids, timeout=180)
+    # More documents than the queue's burst, so a queue ignoring its rate could not pass the check below.
+    ids = [vertex.upload(f"storm-{tag}/{i}.txt", f"Storm document {i} {tag}. " + TOPICS["glacier"]) for i in range(30)]
+    records = vertex.wait(ids, timeout=240)
     assert all(r["status"] == "done" for r in records.values()), {i: r.get("error") for i, r in records.items()}
-    assert vertex.stats()["faults_served"].get("rate_limit") == 40
+    assert vertex.stats()["faults_served"].get("rate_limit") == 60
     assert any(r["steps"]["analyse"]["attempts"] > 1 for r in records.values())  # the queue retried
-    # Token bucket: in any window of w seconds at most burst + rate * w dispatches.
+    # Token bucket: in any window of w seconds at most burst + rate * w dispatches. The function logs
+    # a start a little after Cloud Tasks dispatched it (a transaction first): LATENCY_S allows for it.
     limits = vertex.stack.spec.queues["model-calls"].rate_limits
     starts = _starts(vertex.stack.data_dir / "logs" / "fn-analyse.log", since)
     assert len(starts) >= len(ids)
     for i, t0 in enumerate(starts):
         for j in range(i, len(starts)):
             window = starts[j] - t0
-            assert j - i + 1 <= limits.max_burst_size + limits.max_dispatches_per_second * window + 1, (i, j, window)
+            allowed = limits.max_burst_size + limits.max_dispatches_per_second * (window + LATENCY_S) + 1
+            assert j - i + 1 <= allowed, (i, j, window)
 
 
 def _backfill(vertex, **body) -> dict:
