@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from google.api_core import exceptions as gexc
-
 from contentflow import documents as sm
 from contentflow.errors import PermanentError, TransientError
 from contentflow.logs import bind, get_logger
+from contentflow.store import FIRESTORE_TRANSIENT
 
 log = get_logger("contentflow.backfill")
 JOB_ID = "backfill"
@@ -118,14 +117,14 @@ class Backfill:
     def _load(self) -> dict:
         try:
             snap = self._job.get(timeout=self._timeout, retry=self._retry)
-        except gexc.GoogleAPICallError as err:
+        except FIRESTORE_TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         return (snap.to_dict() or {}) if snap.exists else {}
 
     def _save(self, job: dict) -> None:
         try:
             self._job.set(job, timeout=self._timeout, retry=self._retry)
-        except gexc.GoogleAPICallError as err:
+        except FIRESTORE_TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
 
     @staticmethod

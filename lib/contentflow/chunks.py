@@ -14,13 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from google.api_core import exceptions as gexc
-
 from contentflow.errors import TransientError
 from contentflow.metering import count
+from contentflow.store import FIRESTORE_TRANSIENT
 
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError,
-              gexc.TooManyRequests, gexc.Aborted, gexc.GatewayTimeout, gexc.RetryError)
 # A batch commit holds at most 500 writes and 10 MiB; a chunk document is at most ~20 KB
 # (4,000 characters of text and 2,048 floats), so 200 per batch stays well inside both.
 _BATCH = 200
@@ -112,7 +109,7 @@ class ChunkStore:
                                      distance_result_field="distance")
         try:
             snaps = nearest.get(timeout=self._timeout, retry=self._retry)
-        except _TRANSIENT as err:
+        except FIRESTORE_TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         count("firestore.reads", max(1, len(snaps)))
         hits = []
@@ -125,7 +122,7 @@ class ChunkStore:
     def _stream(self, query):
         try:
             snaps = list(query.stream(timeout=self._timeout, retry=self._retry))
-        except _TRANSIENT as err:
+        except FIRESTORE_TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         count("firestore.reads", max(1, len(snaps)))
         return snaps
@@ -133,7 +130,7 @@ class ChunkStore:
     def _commit(self, batch) -> None:
         try:
             batch.commit(timeout=self._timeout, retry=self._retry)
-        except _TRANSIENT as err:
+        except FIRESTORE_TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
 
 

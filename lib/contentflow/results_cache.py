@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import hashlib
 
-from google.api_core import exceptions as gexc
-
 from contentflow.errors import TransientError
 from contentflow.metering import count
+from contentflow.store import FIRESTORE_TRANSIENT
 
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError,
-              gexc.TooManyRequests, gexc.Aborted, gexc.GatewayTimeout, gexc.RetryError)
 
 
 def cache_key(*parts: str) -> str:
@@ -35,7 +32,7 @@ class ResultsCache:
     def get(self, key: str) -> dict | None:
         try:
             snap = self._collection.document(key).get(timeout=self._timeout, retry=self._retry)
-        except _TRANSIENT as err:
+        except FIRESTORE_TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         count("firestore.reads")
         return snap.to_dict() if snap.exists else None
@@ -46,13 +43,13 @@ class ResultsCache:
         try:
             self._collection.document(key).set({**value, "stored_at": firestore.SERVER_TIMESTAMP},
                                                timeout=self._timeout, retry=self._retry)
-        except _TRANSIENT as err:
+        except FIRESTORE_TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         count("firestore.writes")
 
     def delete(self, key: str) -> None:
         try:
             self._collection.document(key).delete(timeout=self._timeout, retry=self._retry)
-        except _TRANSIENT as err:
+        except FIRESTORE_TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         count("firestore.writes")

@@ -12,8 +12,8 @@ from contentflow.documents import Decision, Document
 from contentflow.errors import TransientError
 from contentflow.metering import count
 
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError,
-              gexc.TooManyRequests, gexc.Aborted, gexc.GatewayTimeout, gexc.RetryError)  # RetryError: retries ran out
+FIRESTORE_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError,
+                       gexc.TooManyRequests, gexc.Aborted, gexc.GatewayTimeout, gexc.RetryError)  # RetryError: retries ran out
 
 
 class DocumentStore:
@@ -30,7 +30,7 @@ class DocumentStore:
     def get(self, doc_id: str) -> Document | None:
         try:
             snap = self._collection.document(doc_id).get(retry=self._retry, timeout=self._timeout)
-        except _TRANSIENT as err:
+        except FIRESTORE_TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         count("firestore.reads")
         return Document.from_firestore(doc_id, snap.to_dict()) if snap.exists else None
@@ -56,7 +56,7 @@ class DocumentStore:
 
         try:
             return run(self._client.transaction())
-        except _TRANSIENT as err:
+        except FIRESTORE_TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         except ValueError as err:  # the client gave up on contention ("Failed to commit transaction in N attempts")
             if "Failed to commit transaction" not in str(err):
@@ -68,7 +68,7 @@ class DocumentStore:
         changes a terminal document)."""
         try:
             self._collection.document(doc_id).update({"event_pending_since": None}, retry=self._retry, timeout=self._timeout)
-        except _TRANSIENT as err:
+        except FIRESTORE_TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         count("firestore.writes")
 
@@ -99,7 +99,7 @@ class DocumentStore:
         query = self._collection.where(filter=FieldFilter(field, "==", value)).count()
         try:
             [[result]] = query.get(retry=self._retry, timeout=self._timeout)
-        except _TRANSIENT as err:
+        except FIRESTORE_TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         count("firestore.reads", 1 + int(result.value) // 1000)
         return int(result.value)
@@ -117,7 +117,7 @@ class DocumentStore:
     def _documents(self, query) -> list[Document]:
         try:
             snaps = list(query.stream(retry=self._retry, timeout=self._timeout))
-        except _TRANSIENT as err:
+        except FIRESTORE_TRANSIENT as err:
             raise TransientError(f"Firestore unavailable: {err}") from err
         count("firestore.reads", max(1, len(snaps)))  # a query is billed one read even when empty
         return [Document.from_firestore(s.id, s.to_dict()) for s in snaps]
