@@ -30,10 +30,10 @@ def handling(function: str, **context):
         try:
             yield
         except PermanentError as err:
-            log.error("request refused, not retried", reason=err.reason, costs=dict(costs))
+            log.error("request refused, not retried", reason=err.reason, detail=err.detail, costs=dict(costs))
             return
         except TransientError as err:
-            log.warning("will be retried", reason=err.reason, costs=dict(costs))
+            log.warning("will be retried", reason=err.reason, detail=err.detail, costs=dict(costs))
             raise ServiceUnavailable(err.reason) from None
         except Exception:
             log.exception("unexpected error, will be retried", costs=dict(costs))

@@ -118,14 +118,14 @@ class Backfill:
         try:
             snap = self._job.get(timeout=self._timeout, retry=self._retry)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         return (snap.to_dict() or {}) if snap.exists else {}
 
     def _save(self, job: dict) -> None:
         try:
             self._job.set(job, timeout=self._timeout, retry=self._retry)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
 
     @staticmethod
     def _public(job: dict) -> dict:

@@ -49,9 +49,9 @@ class BlobStore:
                     raise
                 data = self._download(bucket, name, str(live.generation))
         except gexc.NotFound:
-            raise NotFound(f"the uploaded object no longer exists: gs://{bucket}/{name}") from None
+            raise NotFound("the uploaded object no longer exists (deleted or replaced)") from None
         except _TRANSIENT as err:
-            raise TransientError(f"Cloud Storage unavailable: {err}") from err
+            raise TransientError("Cloud Storage unavailable", detail=str(err)) from err
         count("storage.reads")
         count("storage.bytes_read", len(data))
         return data
@@ -65,9 +65,9 @@ class BlobStore:
         try:
             blob.upload_from_string(data, content_type=content_type, timeout=self._timeout)
         except _TRANSIENT as err:
-            raise TransientError(f"Cloud Storage unavailable: {err}") from err
+            raise TransientError("Cloud Storage unavailable", detail=str(err)) from err
         except gexc.NotFound as err:  # the bucket itself is missing: wiring, not the document
-            raise TransientError(f"bucket {bucket} not found: {err}") from err
+            raise TransientError("an output bucket is missing (deployment)", detail=f"{bucket}: {err}") from err
         count("storage.writes")
         return f"gs://{bucket}/{name}"
 
@@ -85,8 +85,56 @@ class BlobStore:
             blob.reload(timeout=self._timeout)
             count("storage.reads")
         except _TRANSIENT as err:
-            raise TransientError(f"Cloud Storage unavailable: {err}") from err
+            raise TransientError("Cloud Storage unavailable", detail=str(err)) from err
         return StoredObject(bucket, name, str(blob.generation), blob.md5_hash, int(blob.size or 0), blob.content_type, created)
+
+    def delete(self, bucket: str, name: str, md5_hash: str | None = None) -> bool:
+        """Deletes the live object, only if its MD5 is `md5_hash` when given (a newer upload under
+        the same name is another document). False: nothing to delete."""
+        try:
+            blob = self._client.bucket(bucket).get_blob(name, timeout=self._timeout)
+            count("storage.reads")
+            if blob is None or (md5_hash and blob.md5_hash != md5_hash):
+                return False
+            blob.delete(if_generation_match=blob.generation, timeout=self._timeout)
+        except (gexc.NotFound, gexc.PreconditionFailed):
+            return False
+        except _TRANSIENT as err:
+            raise TransientError("Cloud Storage unavailable", detail=str(err)) from err
+        count("storage.writes")
+        return True
+
+    def delete_prefix(self, bucket: str, prefix: str, limit: int = 1000) -> int:
+        """Deletes up to `limit` objects under `prefix` (a document's folder of outputs)."""
+        if not prefix or not prefix.endswith("/"):
+            raise ValueError("a prefix to delete ends with '/'")
+        deleted = 0
+        try:
+            for blob in self._client.list_blobs(bucket, prefix=prefix, max_results=limit, timeout=self._timeout):
+                try:
+                    blob.delete(timeout=self._timeout)
+                    deleted += 1
+                except gexc.NotFound:
+                    pass
+        except _TRANSIENT as err:
+            raise TransientError("Cloud Storage unavailable", detail=str(err)) from err
+        count("storage.reads")
+        count("storage.writes", deleted)
+        return deleted
+
+    def list_page(self, bucket: str, prefix: str | None = None, page_token: str | None = None,
+                  page_size: int = 500) -> tuple[list, str | None]:
+        """One page of a bucket's objects (google.cloud.storage Blobs) and the next page's token."""
+        try:
+            listing = self._client.list_blobs(bucket, prefix=prefix, page_token=page_token, page_size=page_size,
+                                              timeout=self._timeout)
+            page = next(listing.pages, None)
+            blobs = list(page) if page is not None else []
+            token = listing.next_page_token
+        except _TRANSIENT as err:
+            raise TransientError("Cloud Storage unavailable", detail=str(err)) from err
+        count("storage.reads")
+        return blobs, token
 
     def ping(self, bucket: str) -> None:
         """Readiness: the bucket answers."""

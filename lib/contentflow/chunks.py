@@ -110,7 +110,7 @@ class ChunkStore:
         try:
             snaps = nearest.get(timeout=self._timeout, retry=self._retry)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.reads", max(1, len(snaps)))
         hits = []
         for snap in snaps:
@@ -123,7 +123,7 @@ class ChunkStore:
         try:
             snaps = list(query.stream(timeout=self._timeout, retry=self._retry))
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.reads", max(1, len(snaps)))
         return snaps
 
@@ -131,7 +131,7 @@ class ChunkStore:
         try:
             batch.commit(timeout=self._timeout, retry=self._retry)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
 
 
 def chunk_row(chunk, *, title: str | None, labels: list[str], language: str | None, date: datetime | None,

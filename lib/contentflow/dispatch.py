@@ -27,7 +27,7 @@ class Dispatcher:
         try:
             message_id = self._publisher.publish(path, data, **attributes).result(timeout=self._timeout)
         except Exception as err:  # publish futures raise api_core errors or TimeoutError
-            raise TransientError(f"publish to {topic} failed: {type(err).__name__}: {err}") from err
+            raise TransientError(f"publish to {topic} failed: {type(err).__name__}", detail=str(err)) from err
         count("pubsub.messages")
         return message_id
 
@@ -72,6 +72,6 @@ class Dispatcher:
         except AlreadyExists:
             return False  # the same hand-on was enqueued already: Cloud Tasks de-duplicated it
         except Exception as err:
-            raise TransientError(f"enqueue on {queue} failed: {type(err).__name__}: {err}") from err
+            raise TransientError(f"enqueue on {queue} failed: {type(err).__name__}", detail=str(err)) from err
         count("tasks.created")
         return True

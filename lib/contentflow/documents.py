@@ -81,7 +81,8 @@ class Source(BaseModel):
     size: int | None = Field(default=None, ge=0)
     content_type: str | None = None
     uploaded_at: datetime | None = None
-    via: Literal["storage", "api"] = "storage"
+    via: Literal["storage", "api", "url"] = "storage"
+    url: str | None = None  # a document the pipeline fetched: where from
 
 
 class Failure(BaseModel):
@@ -99,6 +100,7 @@ class Document(BaseModel):
     updated_at: datetime
     steps: dict[str, StepRecord] = Field(default_factory=dict)
     error: Failure | None = None
+    retries: int = 0  # times an operator re-drove it after a failure (POST /documents/{id}:retry)
     # Filled by the steps: statistics and previews (small), and where large outputs live.
     content_sha256: str | None = None
     preview: str | None = None
@@ -137,7 +139,7 @@ class Decision(BaseModel):
     """What a transition decided. `document` is the new state to write (None: write nothing)."""
 
     outcome: Literal["run", "duplicate", "busy", "not_ready", "gave_up", "completed", "stale", "failed", "released",
-                     "created", "reindexed"]
+                     "created", "reindexed", "retried", "conflict"]
     document: Document | None = None
     attempt: int = 0
     detail: str = ""
@@ -169,6 +171,84 @@ def register(existing: Document | None, doc_id: str, source: Source, spec: Pipel
         metadata={"filename": source.name.rsplit("/", 1)[-1], "content_type": source.content_type, "size": source.size},
     )
     return Decision(outcome="created", document=doc)
+
+
+FETCH_STEP = "fetch"  # a URL document's first, step-less stage: the fetch function fills its source
+
+
+def register_url(existing: Document | None, doc_id: str, url: str, bucket: str, filename: str | None,
+                 now: datetime) -> Decision:
+    """A document submitted as a URL: recorded at once (status `fetching`), its source filled in
+    when the fetch function has stored the bytes in the inbox bucket."""
+    if existing is not None:
+        return Decision(outcome="duplicate", detail=f"already registered ({existing.status})", trace_id=existing.trace_id)
+    doc = Document(id=doc_id, status="fetching", source=Source(bucket=bucket, name="", via="url", url=url),
+                   trace_id=new_trace_id(), created_at=now, updated_at=now,
+                   steps={FETCH_STEP: StepRecord(queued_at=now)}, metadata={"filename": filename})
+    return Decision(outcome="created", document=doc)
+
+
+def begin_fetch(doc: Document | None, now: datetime, lease_s: float, max_attempts: int) -> Decision:
+    if doc is None:
+        return Decision(outcome="stale", detail="no such document (deleted?)")
+    rec = doc.steps.get(FETCH_STEP)
+    if doc.status != "fetching" or rec is None:
+        return Decision(outcome="duplicate", detail=f"document already {doc.status}")
+    if rec.state == StepState.running and rec.lease_until and rec.lease_until > now:
+        return Decision(outcome="busy", detail=f"fetch running until {rec.lease_until.isoformat()}")
+    doc = doc.model_copy(deep=True)
+    rec = doc.steps[FETCH_STEP]
+    if rec.attempts >= max_attempts:
+        reason = f"gave up after {rec.attempts} attempts: {rec.error or 'the fetch never finished'}"
+        return Decision(outcome="gave_up", document=_failed(doc, FETCH_STEP, reason, now), detail=reason)
+    rec.state = StepState.running
+    rec.attempts += 1
+    rec.started_at = now
+    rec.first_started_at = rec.first_started_at or now
+    rec.lease_until = now + timedelta(seconds=lease_s)
+    doc.updated_at = now
+    return Decision(outcome="run", document=doc, attempt=rec.attempts)
+
+
+def fetched(doc: Document | None, attempt: int, source: Source, spec: PipelineSpec, now: datetime) -> Decision:
+    """The fetch stored the bytes: the document joins the pipeline at its first step."""
+    if doc is None or doc.status != "fetching":
+        return Decision(outcome="stale", detail="document missing or no longer fetching")
+    rec = doc.steps.get(FETCH_STEP)
+    if rec is None or rec.state != StepState.running or rec.attempts != attempt:
+        return Decision(outcome="stale", detail=f"fetch attempt {attempt} is no longer current")
+    doc = doc.model_copy(deep=True)
+    rec = doc.steps[FETCH_STEP]
+    rec.state, rec.finished_at, rec.lease_until, rec.error = StepState.succeeded, now, None, None
+    if rec.started_at:
+        rec.duration_ms = int((now - rec.started_at).total_seconds() * 1000)
+    first = spec.first_step().name
+    doc.source = source
+    doc.steps[first] = StepRecord(queued_at=now)
+    doc.status = "received"
+    doc.metadata = {"filename": doc.metadata.get("filename") or source.name.rsplit("/", 1)[-1],
+                    "content_type": source.content_type, "size": source.size}
+    doc.updated_at = now
+    return Decision(outcome="completed", document=doc, attempt=attempt, hand_on=first, trace_id=doc.trace_id)
+
+
+def retry_failed(doc: Document | None, spec: PipelineSpec, now: datetime) -> Decision:
+    """An operator re-drives a failed document from the step that failed, with fresh attempts."""
+    if doc is None:
+        return Decision(outcome="stale", detail="no such document")
+    if doc.status != "failed" or doc.error is None:
+        return Decision(outcome="conflict", detail=f"only a failed document can be retried; this one is {doc.status}")
+    step = doc.error.step
+    if step != FETCH_STEP and step not in {s.name for s in spec.steps}:
+        return Decision(outcome="conflict", detail=f"the failed step {step!r} is no longer in the pipeline")
+    doc = doc.model_copy(deep=True)
+    doc.steps[step] = StepRecord(queued_at=now)
+    doc.status = "fetching" if step == FETCH_STEP else spec.step(step).status
+    doc.error = None
+    doc.event_pending_since = None
+    doc.retries += 1
+    doc.updated_at = now
+    return Decision(outcome="retried", document=doc, hand_on=step, trace_id=doc.trace_id)
 
 
 def begin_step(doc: Document | None, step_name: str, spec: PipelineSpec, now: datetime, lease_s: float) -> Decision:

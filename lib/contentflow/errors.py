@@ -8,13 +8,16 @@ reason. Anything else is a bug and is treated as transient (retried, then dead-l
 
 
 class ContentflowError(Exception):
-    """Base class. `reason` is the human-readable text stored on a failed document."""
+    """Base class. `reason` is the human-readable text stored on a failed document and shown by
+    the api: our own words only. `detail` is the dependency's own error text (hosts, resource
+    paths, request ids): it goes to the log, never into a record or a response."""
 
     retryable = False
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, detail: str | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.detail = detail[:2000] if detail else None
 
 
 class PermanentError(ContentflowError):

@@ -16,6 +16,20 @@ from contentflow.messages import VIA_METADATA_KEY, StorageObject
 
 log = get_logger("contentflow.intake")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+# Objects the URL fetcher stores for a document recorded at submission: `url/<document id>/<name>`.
+URL_OBJECT = re.compile(r"^url/([0-9a-f]{32})/[^/]+$")
+
+
+def safe_filename(filename: str, default: str = "document") -> str:
+    return _SAFE_NAME.sub("_", filename.rsplit("/", 1)[-1]).strip("._")[:120] or default
+
+
+def document_id_of(obj: StorageObject) -> str:
+    """The id of the document an inbox object belongs to: a fetched URL's object carries the id its
+    document was given at submission; any other object's id comes from its name and content."""
+    if obj.via == "url" and (m := URL_OBJECT.match(obj.name)):
+        return m.group(1)
+    return sm.document_id_for(obj.bucket, obj.name, obj.md5Hash, obj.generation)
 
 
 class Intake:
@@ -35,7 +49,7 @@ class Intake:
             raise InvalidInput(f"object is not in the inbox bucket {inbox}: gs://{obj.bucket}/{obj.name}")
         if obj.name.endswith("/"):
             raise InvalidInput(f"folder placeholder, not a document: {obj.name}")
-        doc_id = sm.document_id_for(obj.bucket, obj.name, obj.md5Hash, obj.generation)
+        doc_id = document_id_of(obj)
         via = obj.via
         source = Source(bucket=obj.bucket, name=obj.name, generation=obj.generation, md5_hash=obj.md5Hash,
                         size=obj.size, content_type=obj.contentType, uploaded_at=obj.timeCreated, via=via)
@@ -62,7 +76,7 @@ class Intake:
             raise InvalidInput("empty document: send some content")
         if len(data) > self.settings.api_max_upload_bytes:
             raise InvalidInput(f"document too large for the API: {len(data)} bytes > {self.settings.api_max_upload_bytes}; upload it to the inbox bucket instead")
-        safe = _SAFE_NAME.sub("_", filename.rsplit("/", 1)[-1]).strip("._")[:120] or "document.txt"
+        safe = safe_filename(filename, "document.txt")
         # Content-addressed name: posting the same bytes twice is one object, one document.
         name = f"api/{hashlib.sha256(data).hexdigest()[:24]}/{safe}"
         stored = self.blobs.create_if_absent(self.settings.bucket("inbox"), name, data, content_type or "application/octet-stream",
@@ -74,9 +88,33 @@ class Intake:
         # registration here is that race, not a lost hand-on.
         decision = self.register_object(obj, resend_lost_hand_on=not stored.created)
         if decision.document is None:  # already registered: answer with what is there
-            doc_id = sm.document_id_for(obj.bucket, obj.name, obj.md5Hash, obj.generation)
+            doc_id = document_id_of(obj)
             # The upload event for the object written just now may have registered it first:
             # that is still this submission, not a duplicate of an earlier one.
             outcome = "created" if stored.created else "duplicate"
             decision = Decision(outcome=outcome, document=self.store.get(doc_id), detail=decision.detail)
         return decision
+
+    def submit_url(self, url: str, filename: str | None, check_url) -> Decision:
+        """A URL to fetch: checked now (`check_url` raises UrlRefused, a fast 400), recorded as
+        `fetching`, and handed to the fetch function's queue, which checks it again when it connects."""
+        import secrets
+
+        check_url(url)
+        doc_id = secrets.token_hex(16)
+        annotate(document_id=doc_id)
+        with bind(document_id=doc_id):
+            name = safe_filename(filename) if filename else None
+            decision = self.store.transition(doc_id, lambda cur: sm.register_url(cur, doc_id, url, self.settings.bucket("inbox"),
+                                                                                  name, self.clock()))
+            doc = decision.document
+            with bind(trace_id=doc.trace_id):
+                self.dispatcher.enqueue_function("fetch", {"document_id": doc_id, "trace_id": doc.trace_id}, f"fetch-{doc_id}")
+                log.info("url submitted", host=_host_of(url))
+            return decision
+
+
+def _host_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "")[:255]

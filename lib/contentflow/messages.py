@@ -43,7 +43,8 @@ class StorageObject(BaseModel):
     def via(self) -> str:
         """How the object came in: the api marks what it writes (VIA_METADATA_KEY), so its
         documents say `api` whichever of the api and the upload event registers them first."""
-        return "api" if (self.metadata or {}).get(VIA_METADATA_KEY) == "api" else "storage"
+        via = (self.metadata or {}).get(VIA_METADATA_KEY)
+        return via if via in ("api", "url") else "storage"
 
 
 VIA_METADATA_KEY = "contentflow-via"

@@ -83,6 +83,8 @@ class Pipeline:
                 try:
                     updates = self.handlers(step_name)(doc)
                 except ContentflowError as err:
+                    if err.detail:  # the dependency's own text: logged here, never stored on the record
+                        log.warning("step error detail", reason=err.reason, detail=err.detail)
                     final = self._last_task_attempt(queue_attempt, first_started)  # decided when it failed
                     return self._record_failure(doc_id, step_name, begun.attempt, err.reason, err.retryable, final)
                 except Exception as err:  # a bug or an unexpected library error: retry, then dead-letter

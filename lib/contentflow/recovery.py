@@ -76,3 +76,21 @@ class Recovery:
             else:
                 log.info("dead letter ignored", outcome=decision.outcome, detail=decision.detail)
             return decision
+
+    def retry(self, doc_id: str) -> Decision:
+        """An operator re-drives a failed document from the step that failed (fresh attempts)."""
+        annotate(document_id=doc_id)
+        with bind(document_id=doc_id):
+            decision = self.store.transition(doc_id, lambda cur: sm.retry_failed(cur, self.spec, self.clock()))
+            if decision.outcome != "retried":
+                return decision
+            doc = decision.document
+            with bind(trace_id=doc.trace_id, step=decision.hand_on):
+                suffix = f"-retry{doc.retries}"
+                if decision.hand_on == sm.FETCH_STEP:
+                    self.dispatcher.enqueue_function("fetch", {"document_id": doc_id, "trace_id": doc.trace_id},
+                                                     f"fetch-{doc_id}{suffix}")
+                else:
+                    self.dispatcher.hand_on(doc_id, decision.hand_on, doc.trace_id, redrive=suffix)
+                log.warning("failed document re-driven by an operator", retries=doc.retries)
+            return decision

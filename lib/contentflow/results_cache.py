@@ -33,7 +33,7 @@ class ResultsCache:
         try:
             snap = self._collection.document(key).get(timeout=self._timeout, retry=self._retry)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.reads")
         return snap.to_dict() if snap.exists else None
 
@@ -44,12 +44,27 @@ class ResultsCache:
             self._collection.document(key).set({**value, "stored_at": firestore.SERVER_TIMESTAMP},
                                                timeout=self._timeout, retry=self._retry)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.writes")
 
     def delete(self, key: str) -> None:
         try:
             self._collection.document(key).delete(timeout=self._timeout, retry=self._retry)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.writes")
+
+    def delete_naming(self, document_id: str) -> int:
+        """Deletes the entries made from a document (its analysis, the reference to its vectors)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        try:
+            snaps = list(self._collection.where(filter=FieldFilter("document_id", "==", document_id))
+                         .limit(100).stream(timeout=self._timeout, retry=self._retry))
+            for snap in snaps:
+                snap.reference.delete(timeout=self._timeout, retry=self._retry)
+        except FIRESTORE_TRANSIENT as err:
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
+        count("firestore.reads", max(1, len(snaps)))
+        count("firestore.writes", len(snaps))
+        return len(snaps)

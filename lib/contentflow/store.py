@@ -31,7 +31,7 @@ class DocumentStore:
         try:
             snap = self._collection.document(doc_id).get(retry=self._retry, timeout=self._timeout)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.reads")
         return Document.from_firestore(doc_id, snap.to_dict()) if snap.exists else None
 
@@ -57,11 +57,11 @@ class DocumentStore:
         try:
             return run(self._client.transaction())
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         except ValueError as err:  # the client gave up on contention ("Failed to commit transaction in N attempts")
             if "Failed to commit transaction" not in str(err):
                 raise
-            raise TransientError(f"Firestore contention: {err}") from err
+            raise TransientError("Firestore contention", detail=str(err)) from err
 
     def event_sent(self, doc_id: str) -> None:
         """Clears the outbox mark once the failure event is out (a plain update: nothing else
@@ -69,7 +69,7 @@ class DocumentStore:
         try:
             self._collection.document(doc_id).update({"event_pending_since": None}, retry=self._retry, timeout=self._timeout)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.writes")
 
     def unsent_events(self, marked_before: datetime, limit: int) -> list[Document]:
@@ -100,7 +100,7 @@ class DocumentStore:
         try:
             [[result]] = query.get(retry=self._retry, timeout=self._timeout)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.reads", 1 + int(result.value) // 1000)
         return int(result.value)
 
@@ -118,6 +118,40 @@ class DocumentStore:
         try:
             snaps = list(query.stream(retry=self._retry, timeout=self._timeout))
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.reads", max(1, len(snaps)))  # a query is billed one read even when empty
         return [Document.from_firestore(s.id, s.to_dict()) for s in snaps]
+
+    def delete(self, doc_id: str) -> None:
+        try:
+            self._collection.document(doc_id).delete(retry=self._retry, timeout=self._timeout)
+        except FIRESTORE_TRANSIENT as err:
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
+        count("firestore.writes")
+
+    def list_documents(self, *, status: str | None = None, label: str | None = None, language: str | None = None,
+                       created_after: datetime | None = None, created_before: datetime | None = None,
+                       source_name: str | None = None, after: tuple[datetime, str] | None = None,
+                       limit: int = 20) -> list[Document]:
+        """Newest first (created_at, then id, descending), filtered, after the (created_at, id) of
+        the previous page's last document. Production needs a composite index per combination of
+        equality filters with created_at (Terraform builds them from LISTING_FILTER_FIELDS)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+        from google.cloud.firestore_v1.field_path import FieldPath
+        from google.cloud.firestore_v1.query import Query
+
+        query = self._collection
+        for field, op, value in (("status", "==", status), ("labels", "array_contains", label),
+                                 ("stats.extraction.language", "==", language), ("source.name", "==", source_name),
+                                 ("created_at", ">=", created_after), ("created_at", "<", created_before)):
+            if value is not None:
+                query = query.where(filter=FieldFilter(field, op, value))
+        query = query.order_by("created_at", direction=Query.DESCENDING).order_by(
+            FieldPath.document_id(), direction=Query.DESCENDING)
+        if after is not None:
+            query = query.start_after({"created_at": after[0], FieldPath.document_id(): self._collection.document(after[1])})
+        return self._documents(query.limit(limit))
+
+
+# The fields GET /documents filters on with equality (with created_at for order and range).
+LISTING_FILTER_FIELDS = ("status", "labels", "stats.extraction.language", "source.name")

@@ -78,32 +78,40 @@ def test_multipart_and_base64_uploads(api, wait_status):
     assert b64.status_code == 202 and wait_status(b64.json()["id"])["status"] == "done"
 
 
-@pytest.mark.parametrize("kwargs, status, message", [
-    ({"json": {"filename": "x.txt"}}, 400, "exactly one of 'text' or 'content_base64'"),
-    ({"json": {"text": "a", "content_base64": "YQ=="}}, 400, "exactly one of"),
-    ({"json": {"content_base64": "***"}}, 400, "not valid base64"),
-    ({"json": {"text": ""}}, 400, "empty document"),
-    ({"json": {"text": "a", "filename": ""}}, 400, "filename"),
-    ({"data": "not json", "headers": {"Content-Type": "application/json"}}, 400, "Invalid JSON"),
-    ({"data": "plain", "headers": {"Content-Type": "text/plain"}}, 400, "application/json or multipart/form-data"),
-    ({"files": {"other": ("a.txt", b"a")}}, 400, "'file' field"),
-    ({"json": {"text": "a", "content_type": "text/plain\r\nX-Injected: 1"}}, 400, "not a MIME type"),
-    ({"json": {"text": "a", "content_type": "text/plain; charset=\u20ac"}}, 400, "not a MIME type"),
-    ({"files": {"file": ("a.txt", b"a", "text/\u20ac")}}, 400, "not a MIME type"),
+@pytest.mark.parametrize("kwargs, status, code, message", [
+    ({"json": {"filename": "x.txt"}}, 400, "invalid_request", "exactly one of text, content_base64 or url"),
+    ({"json": {"text": "a", "content_base64": "YQ=="}}, 400, "invalid_request", "exactly one of"),
+    ({"json": {"text": 5}}, 400, "invalid_request", "exactly one of"),
+    ({"json": ["text"]}, 400, "invalid_request", "exactly one of"),
+    ({"json": {"content_base64": "***"}}, 400, "invalid_request", "not valid base64"),
+    ({"json": {"text": ""}}, 400, "invalid_request", "exactly one of"),
+    ({"json": {"text": "a", "filename": ""}}, 400, "invalid_request", "exactly one of"),
+    ({"json": {"url": "ftp://example.org/a"}}, 400, "invalid_request", "exactly one of"),
+    ({"data": "not json", "headers": {"Content-Type": "application/json"}}, 400, "invalid_request", "exactly one of"),
+    ({"data": "plain", "headers": {"Content-Type": "text/plain"}}, 415, "unsupported_media_type", "application/json or multipart/form-data"),
+    ({"files": {"other": ("a.txt", b"a")}}, 400, "invalid_request", "'file' field"),
+    ({"data": "--x\r\nbroken", "headers": {"Content-Type": "multipart/form-data; boundary=x"}}, 400, "invalid_request", "multipart"),
+    ({"json": {"text": "a", "content_type": "text/plain\r\nX-Injected: 1"}}, 400, "invalid_request", "exactly one of"),
+    ({"json": {"text": "a", "content_type": "text/plain; charset=\u20ac"}}, 400, "invalid_request", "exactly one of"),
+    ({"files": {"file": ("a.txt", b"a", "text/\u20ac")}}, 400, "invalid_request", "not a MIME type"),
+    ({"files": {"file": ("a.txt", b"", "text/plain")}}, 400, "invalid_request", "empty document"),
 ])
-def test_bad_posts_get_json_errors(api, kwargs, status, message):
+def test_bad_posts_get_json_errors(api, kwargs, status, code, message):
     r = requests.post(f"{api}/documents", timeout=10, **kwargs)
-    assert r.status_code == status
+    assert r.status_code == status, r.text
     assert message in r.json()["error"]["message"]
-    assert r.json()["error"]["code"] == status
+    assert r.json()["error"]["code"] == code
 
 
 def test_get_errors_and_routes(api):
     assert requests.get(f"{api}/documents/{'0' * 32}", timeout=10).status_code == 404
     bad = requests.get(f"{api}/documents/not-an-id", timeout=10)
-    assert bad.status_code == 400 and "32 lowercase hex" in bad.json()["error"]["message"]
-    assert requests.get(f"{api}/nowhere", timeout=10).status_code == 404
-    assert requests.delete(f"{api}/documents", timeout=10).status_code == 405
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_request"
+    assert "doc_id" in bad.json()["error"]["message"]
+    nowhere = requests.get(f"{api}/nowhere", timeout=10)
+    assert nowhere.status_code == 404 and nowhere.json()["error"]["code"] == "not_found"
+    wrong = requests.delete(f"{api}/documents", timeout=10)
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
     assert requests.get(f"{api}/healthz", timeout=10).json() == {"status": "ok"}
 
 
@@ -124,9 +132,13 @@ def test_an_unavailable_dependency_is_a_json_503_that_does_not_leak_its_error(st
             time.sleep(0.05)
         r = requests.get(f"http://127.0.0.1:{port}/documents/{'0' * 32}", timeout=30)
         assert r.status_code == 503 and r.headers["Retry-After"] == "5"
-        assert r.json() == {"error": {"code": 503, "message": "a dependency is unavailable; retry shortly"}}
-        health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
-        assert health.status_code == 503 and health.json()["error"]["message"].startswith("not ready")
+        assert r.json() == {"error": {"code": "unavailable", "message": "a dependency is unavailable; retry shortly"}}
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200  # alive
+        ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=30)
+        assert ready.status_code == 503 and ready.json()["error"]["code"] == "not_ready"
+        checks = ready.json()["error"]["details"]
+        assert checks["firestore"] != "ok" and checks["bucket:inbox"] == "ok" and checks["inference"] == "ok"
+        assert str(dead) not in ready.text  # the dependency's own error text stays in the log
     finally:
         proc.stop()
     assert "dependency unavailable" in (tmp_path / "api.log").read_text()  # the detail is in the log

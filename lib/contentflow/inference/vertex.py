@@ -65,9 +65,9 @@ def _short(text: Any, limit: int = _REASON_CHARS) -> str:
 
 
 class _CallFailed(Exception):
-    def __init__(self, transient: bool, reason: str):
+    def __init__(self, transient: bool, reason: str, detail: str | None = None):
         super().__init__(reason)
-        self.transient, self.reason = transient, reason
+        self.transient, self.reason, self.detail = transient, reason, detail
 
 
 _transport_errors: tuple[type[BaseException], ...] | None = None
@@ -100,11 +100,12 @@ def _classify(exc: BaseException) -> _CallFailed | None:
     if isinstance(exc, errors.APIError):
         code = exc.code if isinstance(exc.code, int) else 0
         transient = code in (408, 429) or code >= 500 or code == 0
-        return _CallFailed(transient, f"{code} {exc.status or ''}: {_short(exc.message or '')}".replace("  ", " "))
+        # The status is ours to show; the service's message (may name projects, quotas) is logged only.
+        return _CallFailed(transient, f"{code} {exc.status or ''}".strip(), _short(exc.message or ""))
     if isinstance(exc, errors.UnknownApiResponseError):
         return _CallFailed(True, "a response that is not JSON")
     if isinstance(exc, _transport_error_types()):
-        return _CallFailed(True, f"{type(exc).__name__}: {_short(exc, 120)}")
+        return _CallFailed(True, type(exc).__name__, _short(exc, 120))
     return None
 
 
@@ -176,10 +177,10 @@ class VertexBackend:
                 if failed is None:
                     raise
                 if not failed.transient:
-                    raise PermanentError(f"Vertex AI refused {what}: {failed.reason}") from None
+                    raise PermanentError(f"Vertex AI refused {what}: {failed.reason}", detail=failed.detail) from None
                 if attempt >= self.options.max_retries:
                     tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
-                    raise TransientError(f"Vertex AI {what} failed after {tries}: {failed.reason}") from None
+                    raise TransientError(f"Vertex AI {what} failed after {tries}: {failed.reason}", detail=failed.detail) from None
                 # Full jitter: a random wait up to the exponential cap spreads out callers that
                 # were throttled together.
                 cap = min(self.options.retry_max_s, self.options.retry_initial_s * 2 ** attempt)
