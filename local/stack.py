@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PROJECT = "contentflow-local"
 # fake-gcs-server publishes object notifications here; in production Eventarc plays this part.
 NOTIFICATION_TOPIC = "gcs-notifications"
+RELAY_SUBSCRIPTION = f"{NOTIFICATION_TOPIC}--relay"  # pushes the notifications to the relay
 STATE_FILE = "stack.json"
 PORTS_FILE = "ports.json"
 LOCAL_REGION = "us-central1"  # the location of the local Cloud Tasks queues
@@ -213,6 +214,15 @@ class LocalStack:
 
         return fire(job_name, schedule, self.function_url(schedule.target.function))
 
+    def storage_events_held(self):
+        """A context manager: for its block, storage notifications wait on the relay's subscription
+        instead of reaching the relay; its `drop(matches)` loses one for good (an upload event that
+        never arrives); the rest reach the relay when the block ends. See local/held_events.py."""
+        from local.held_events import HeldSubscription
+
+        return HeldSubscription(f"127.0.0.1:{self.ports['pubsub']}", f"projects/{self.project_id}/subscriptions/{RELAY_SUBSCRIPTION}",
+                                f"http://127.0.0.1:{self.ports['relay']}/")
+
     # --- internals --------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         proc = ManagedProcess(name, argv, self.data_dir / "logs" / f"{name.replace(':', '-')}.log", env=env or {}, cwd=REPO)
@@ -242,8 +252,27 @@ class LocalStack:
         self._spawn_functions(only=name)
         self._wait(f"function {name}", lambda: port_open(self.ports[f"fn:{name}"]), time.monotonic() + timeout_s, process=f"fn:{name}")
 
+    def _upload_signing_key(self) -> Path:
+        """A throwaway service-account key for the api's signed upload URLs (production signs
+        through IAM signBlob; the storage emulator does not check signatures). Made once per data folder."""
+        path = self.data_dir / "upload-signer.json"
+        if not path.exists():
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+            path.touch(mode=0o600)
+            path.write_text(json.dumps({
+                "type": "service_account", "project_id": self.project_id, "private_key_id": "local",
+                "private_key": pem, "client_email": f"uploads@{self.project_id}.iam.gserviceaccount.com",
+                "client_id": "0", "token_uri": "http://127.0.0.1:9/token"}))
+        return path
+
     def _spawn_functions(self, only: str | None = None) -> None:
-        env = {**self.client_env(), "PYTHONPATH": str(REPO / "lib"), "PYTHONUNBUFFERED": "1", **self.function_env}
+        env = {**self.client_env(), "PYTHONPATH": str(REPO / "lib"), "PYTHONUNBUFFERED": "1",
+               "CONTENTFLOW_UPLOAD_SIGNING_KEY_FILE": str(self._upload_signing_key()), **self.function_env}
         for name, fn in self.spec.functions.items():
             if only and name != only:
                 continue
@@ -291,7 +320,7 @@ class LocalStack:
         for fn_name, fn in self.spec.pubsub_functions().items():
             ack = min(600, max(delivery.ack_deadline_s, fn.runtime.timeout_s))
             pushes.append((f"{fn.trigger.topic}--{fn_name}", fn.trigger.topic, self.function_url(fn_name), ack))
-        pushes.append((f"{NOTIFICATION_TOPIC}--relay", NOTIFICATION_TOPIC, f"http://127.0.0.1:{self.ports['relay']}/", 60))
+        pushes.append((RELAY_SUBSCRIPTION, NOTIFICATION_TOPIC, f"http://127.0.0.1:{self.ports['relay']}/", 60))
         dlq_of = {name: t.dead_letter_topic for name, t in self.spec.topics.items()}
         dlq_of[NOTIFICATION_TOPIC] = next(n for n, t in self.spec.topics.items() if t.role == "dead_letter")
         for sub, topic_name, endpoint, ack in pushes:

@@ -154,6 +154,69 @@ class Services:
                         s.firestore_timeout_s, self.firestore_retry)
 
 
+    @cached_property
+    def deletion(self):
+        from contentflow.deletion import Deletion
+
+        return Deletion(self.settings, self.store, self.blobs, self.chunks, self.results_cache)
+
+    # --- the scheduled jobs (functions/jobs.py) and the reports the api serves ----------------
+    @cached_property
+    def retention(self):
+        from contentflow.jobs.retention import Retention
+
+        s = self.settings
+        return Retention(s.spec.retention.documents_days, self.firestore.collection(s.collection), self.deletion,
+                         self.firestore.collection(s.jobs_collection), s.firestore_timeout_s, self.firestore_retry)
+
+    @cached_property
+    def reports(self):
+        from contentflow.jobs.report import Reports
+
+        s = self.settings
+        # Storage only when a report is written (the api reads reports from Firestore).
+        return Reports(s.spec, self.firestore.collection(s.collection), self.firestore.collection(s.reports_collection),
+                       self.firestore.collection(s.jobs_collection), _Lazy(lambda: self.blobs), s.bucket("processed"),
+                       s.firestore_timeout_s, self.firestore_retry)
+
+    @cached_property
+    def reconcile(self):
+        from contentflow.jobs.reconcile import Reconcile
+
+        s = self.settings
+        return Reconcile(s.bucket("inbox"), self.firestore.collection(s.collection), self.firestore, self.blobs,
+                         self.intake, self.firestore.collection(s.jobs_collection), s.firestore_timeout_s,
+                         self.firestore_retry)
+
+    @cached_property
+    def url_policy(self):
+        from contentflow.urlfetch import FetchPolicy
+
+        u = self.settings.url_fetch
+        return FetchPolicy(max_bytes=u.max_bytes, timeout_s=u.timeout_s, max_redirects=u.max_redirects,
+                           allow_loopback=u.allow_loopback)
+
+    @cached_property
+    def url_ingestion(self):
+        from contentflow.fetching import UrlIngestion
+        from contentflow.urlfetch import fetch
+
+        return UrlIngestion(self.settings, self.store, self.blobs, self.dispatcher, fetch, self.url_policy)
+
+    @cached_property
+    def idempotency(self):
+        from contentflow.idempotency import IdempotencyStore
+
+        s = self.settings
+        return IdempotencyStore(self.firestore, s.idempotency_collection, s.idempotency_ttl_s, s.firestore_timeout_s,
+                                self.firestore_retry)
+
+    @cached_property
+    def uploads(self):
+        from contentflow.uploads import UploadSigner
+
+        return UploadSigner(self.settings, self.storage)
+
     def warm(self, *names: str) -> Services:
         """Builds the named clients now, at instance start (Cloud Functions runs global scope
         before the first request), instead of on the first request's path; the inference backend

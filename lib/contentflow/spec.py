@@ -159,6 +159,12 @@ class Embeddings(_Strict):
     filter_fields: list[Literal["labels", "language"]] = Field(default_factory=list)
 
 
+class Retention(_Strict):
+    """How long a document is kept (the `retention` job deletes it whole after that)."""
+
+    documents_days: int = Field(ge=1, le=36500)
+
+
 class PipelineSpec(_Strict):
     version: Literal[1]
     buckets: dict[ResourceId, Bucket]
@@ -169,10 +175,16 @@ class PipelineSpec(_Strict):
     functions: dict[FunctionName, Function]
     delivery: Delivery
     embeddings: Embeddings
+    retention: Retention
 
     @model_validator(mode="after")
     def _references_resolve(self) -> PipelineSpec:
         problems: list[str] = []
+        longest = max((b.retention_days for b in self.buckets.values()), default=0)
+        if self.retention.documents_days > longest:
+            # Terraform's Firestore TTL drops a record `longest` days after its last change: a record
+            # gone before the job reaches it would leave its chunks behind.
+            problems.append(f"retention.documents_days: at most the longest bucket retention ({longest} days)")
         for name, topic in self.topics.items():
             if topic.role == "dead_letter":
                 if topic.dead_letter_topic:

@@ -38,6 +38,10 @@ def test_shipped_spec_is_valid_and_chains_the_steps():
     (lambda d: d["queues"]["model-calls"]["retry"].update(max_backoff_s=0.5), "queues.model-calls.retry"),
     (lambda d: d.update(surprise=1), "surprise"),
     (lambda d: d["functions"].update(a_function_name_longer_than_27=d["functions"]["api"]), "functions.a_function_name_longer_than_27"),
+    (lambda d: d.pop("retention"), "retention"),
+    (lambda d: d["retention"].update(documents_days=0), "retention.documents_days"),
+    # longer than every bucket keeps its objects (the records' TTL): chunks would be left behind
+    (lambda d: d["retention"].update(documents_days=366), "retention.documents_days: at most the longest bucket retention (365 days)"),
 ])
 def test_broken_spec_is_refused_naming_the_field(raw, mutate, field):
     broken = copy.deepcopy(raw)
