@@ -11,10 +11,10 @@ services().warm("store", "dispatcher")  # per instance, before the first request
 @functions_framework.http
 def sweeper(request):
     if request.method != "POST":
-        return {"error": {"code": 405, "message": "POST only"}}, 405
+        return {"error": {"code": "method_not_allowed", "message": "POST only"}}, 405
     summary = None
     with handling("sweeper"):
         summary = services().recovery.sweep()
     if summary is None:
-        return {"error": {"code": 503, "message": "sweep failed"}}, 503
+        return {"error": {"code": "unavailable", "message": "sweep failed; the next run tries again"}}, 503
     return summary, 200

@@ -138,6 +138,7 @@ def _run(stack: LocalStack, files: list[Path], args, t_start: float) -> int:
     print(f"== extracted text and chunks: gs://{stack.bucket('processed')}/<document id>/")
     print("== the record of one document, as GET /documents/{id} shows it: "
           f"{stack.function_url('api')}documents/{next(iter(names))}")
+    print(f"== status page: {stack.function_url('api')}   API docs: {stack.function_url('api')}docs")
     if args.keep_running:
         print("== the stack stays up; in another shell:  eval \"$(scripts/stack env --data-dir "
               f"{stack.data_dir})\"   Ctrl-C here stops it")

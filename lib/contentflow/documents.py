@@ -174,6 +174,7 @@ def register(existing: Document | None, doc_id: str, source: Source, spec: Pipel
 
 
 FETCH_STEP = "fetch"  # a URL document's first, step-less stage: the fetch function fills its source
+FETCH_STUCK_AFTER_S = 300  # the sweeper re-enqueues a fetch that has not moved for this long
 
 
 def register_url(existing: Document | None, doc_id: str, url: str, bucket: str, filename: str | None,
@@ -380,6 +381,11 @@ def stuck_step(doc: Document, spec: PipelineSpec, now: datetime) -> str | None:
     """The step a non-terminal document is stuck in, or None if it is moving."""
     if doc.terminal:
         return None
+    if doc.status == "fetching":  # a URL document: its fetch task may have been lost
+        rec = doc.steps.get(FETCH_STEP)
+        if rec is None or (rec.state == StepState.running and rec.lease_until and rec.lease_until > now):
+            return None
+        return FETCH_STEP if (now - doc.updated_at).total_seconds() >= FETCH_STUCK_AFTER_S else None
     for step in spec.steps:
         rec = doc.steps.get(step.name)
         if rec is None or rec.state in (StepState.succeeded, StepState.failed):

@@ -28,8 +28,8 @@ class Recovery:
     def sweep(self, limit: int = 500) -> dict:
         """Re-drives documents stuck in a step past its stuck_after_s (lost hand-on, dead instance)."""
         now = self.clock()
-        oldest_allowed = now - timedelta(seconds=min(s.stuck_after_s for s in self.spec.steps))
-        statuses = ["received", *(s.status for s in self.spec.steps)]
+        oldest_allowed = now - timedelta(seconds=min(sm.FETCH_STUCK_AFTER_S, *(s.stuck_after_s for s in self.spec.steps)))
+        statuses = ["fetching", "received", *(s.status for s in self.spec.steps)]
         candidates = self.store.stale_candidates(statuses, oldest_allowed, limit)
         redriven: list[dict] = []
         for doc in candidates:
@@ -37,7 +37,11 @@ class Recovery:
             if step is None:
                 continue
             with bind(document_id=doc.id, step=step, trace_id=doc.trace_id):
-                self.dispatcher.hand_on(doc.id, step, doc.trace_id, redrive=f"-r{int(now.timestamp())}")
+                if step == sm.FETCH_STEP:
+                    self.dispatcher.enqueue_function("fetch", {"document_id": doc.id, "trace_id": doc.trace_id},
+                                                     f"fetch-{doc.id}-r{int(now.timestamp())}")
+                else:
+                    self.dispatcher.hand_on(doc.id, step, doc.trace_id, redrive=f"-r{int(now.timestamp())}")
                 log.warning("stuck document re-driven", stuck_since=doc.updated_at.isoformat())
             redriven.append({"document_id": doc.id, "step": step})
         resent = self._resend_failure_events(now, limit)

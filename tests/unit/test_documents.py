@@ -130,3 +130,54 @@ def test_a_duplicate_delivery_names_a_next_step_that_never_started():
     assert dup.outcome == "duplicate" and dup.hand_on == "analyse"
     analysing = sm.begin_step(done, "analyse", SPEC, T0, 60).document
     assert sm.begin_step(analysing, "extract", SPEC, T0, 60).hand_on is None
+
+
+def url_document():
+    return sm.register_url(None, "1" * 32, "https://example.org/a.pdf", "inbox", "a.pdf", T0).document
+
+
+def test_a_url_document_is_fetching_until_fetched_then_joins_the_first_step():
+    doc = url_document()
+    assert doc.status == "fetching" and doc.source.via == "url" and doc.steps[sm.FETCH_STEP].state == StepState.queued
+    begun = sm.begin_fetch(doc, T0, 60, max_attempts=3)
+    assert begun.outcome == "run" and begun.attempt == 1
+    assert sm.begin_fetch(begun.document, T0 + timedelta(seconds=1), 60, 3).outcome == "busy"
+    source = Source(bucket="inbox", name=f"url/{doc.id}/a.pdf", generation="1", md5_hash="x", size=10,
+                    content_type="application/pdf", via="url", url=doc.source.url)
+    assert sm.fetched(begun.document, 2, source, SPEC, T0).outcome == "stale"  # not the current attempt
+    done = sm.fetched(begun.document, 1, source, SPEC, T0 + timedelta(seconds=2))
+    assert done.outcome == "completed" and done.hand_on == SPEC.first_step().name
+    doc = done.document
+    assert doc.status == "received" and doc.steps["extract"].state == StepState.queued
+    assert doc.steps[sm.FETCH_STEP].duration_ms == 2000 and doc.metadata["filename"] == "a.pdf"
+    assert sm.begin_fetch(doc, T0, 60, 3).outcome == "duplicate"
+    assert sm.register_url(doc, doc.id, "https://x.org/", "inbox", None, T0).outcome == "duplicate"
+
+
+def test_a_fetch_that_keeps_failing_gives_up_and_a_stuck_fetch_is_found():
+    doc = url_document()
+    assert sm.stuck_step(doc, SPEC, T0 + timedelta(seconds=sm.FETCH_STUCK_AFTER_S - 1)) is None
+    assert sm.stuck_step(doc, SPEC, T0 + timedelta(seconds=sm.FETCH_STUCK_AFTER_S)) == sm.FETCH_STEP
+    for attempt in (1, 2):
+        begun = sm.begin_fetch(doc, T0, 60, max_attempts=2)
+        doc = sm.fail_step(begun.document, sm.FETCH_STEP, attempt, "503 from the site", True, SPEC, T0).document
+    gave_up = sm.begin_fetch(doc, T0, 60, max_attempts=2)
+    assert gave_up.outcome == "gave_up" and gave_up.document.status == "failed"
+    assert gave_up.document.error.step == sm.FETCH_STEP and "503 from the site" in gave_up.document.error.reason
+
+
+def test_retry_re_drives_a_failed_document_from_its_failed_step_with_fresh_attempts():
+    doc = registered()
+    begun = sm.begin_step(doc, "extract", SPEC, T0, 60)
+    failed = sm.fail_step(begun.document, "extract", 1, "unreadable", False, SPEC, T0).document
+    retried = sm.retry_failed(failed, SPEC, T0 + timedelta(seconds=5))
+    assert retried.outcome == "retried" and retried.hand_on == "extract"
+    doc = retried.document
+    assert doc.status == "extracting" and doc.error is None and doc.event_pending_since is None and doc.retries == 1
+    assert doc.steps["extract"].attempts == 0 and doc.steps["extract"].state == StepState.queued
+    assert sm.begin_step(doc, "extract", SPEC, T0, 60).outcome == "run"
+    assert sm.retry_failed(doc, SPEC, T0).outcome == "conflict"  # not failed now
+    assert sm.retry_failed(None, SPEC, T0).outcome == "stale"
+    url_failed = sm.fail_step(sm.begin_fetch(url_document(), T0, 60, 3).document, sm.FETCH_STEP, 1, "404", False, SPEC, T0)
+    again = sm.retry_failed(url_failed.document, SPEC, T0)
+    assert again.hand_on == sm.FETCH_STEP and again.document.status == "fetching"

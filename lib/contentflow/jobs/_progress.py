@@ -18,7 +18,7 @@ class JobProgress:
         try:
             snap = self._ref.get(timeout=self._timeout, retry=self._retry)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.reads")
         return (snap.to_dict() or {}) if snap.exists else {}
 
@@ -27,5 +27,5 @@ class JobProgress:
         try:
             self._ref.set(fields, merge=True, timeout=self._timeout, retry=self._retry)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.writes")

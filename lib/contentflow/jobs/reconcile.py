@@ -114,7 +114,7 @@ class Reconcile:
             try:
                 snaps = list(self._client.get_all(refs, field_paths=[], timeout=self._timeout, retry=self._retry))
             except FIRESTORE_TRANSIENT as err:
-                raise TransientError(f"Firestore unavailable: {err}") from err
+                raise TransientError("Firestore unavailable", detail=str(err)) from err
             count("firestore.reads", len(refs))
             existing.update(s.id for s in snaps if s.exists)
         return existing

@@ -277,7 +277,7 @@ class Reports:
         try:
             snap = self._reports.document(day.isoformat()).get(timeout=self._timeout, retry=self._retry)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.reads")
         return DailyReport.model_validate(snap.to_dict()) if snap.exists else None
 
@@ -289,7 +289,7 @@ class Reports:
         try:
             snaps = list(query.stream(timeout=self._timeout, retry=self._retry))
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.reads")
         return DailyReport.model_validate(snaps[0].to_dict()) if snaps else None
 
@@ -312,7 +312,7 @@ class Reports:
             try:
                 snaps = list(page_query.limit(size).stream(timeout=self._timeout, retry=self._retry))
             except FIRESTORE_TRANSIENT as err:
-                raise TransientError(f"Firestore unavailable: {err}") from err
+                raise TransientError("Firestore unavailable", detail=str(err)) from err
             count("firestore.reads", max(1, len(snaps)))
             for snap in snaps:
                 yield snap.id, snap.to_dict() or {}
@@ -325,7 +325,7 @@ class Reports:
         try:
             [[result]] = query.count().get(timeout=self._timeout, retry=self._retry)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         value = int(result.value)
         count("firestore.reads", 1 + value // 1000)
         return value
@@ -334,5 +334,5 @@ class Reports:
         try:
             self._reports.document(day.isoformat()).set(body, timeout=self._timeout, retry=self._retry)
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.writes")

@@ -119,6 +119,6 @@ class Retention:
         try:
             snaps = list(query.limit(limit).stream(timeout=self._timeout, retry=self._retry))
         except FIRESTORE_TRANSIENT as err:
-            raise TransientError(f"Firestore unavailable: {err}") from err
+            raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.reads", max(1, len(snaps)))
         return snaps
