@@ -93,6 +93,7 @@ def test_multipart_and_base64_uploads(api, wait_status):
     ({"data": "--x\r\nbroken", "headers": {"Content-Type": "multipart/form-data; boundary=x"}}, 400, "invalid_request", "multipart"),
     ({"json": {"text": "a", "content_type": "text/plain\r\nX-Injected: 1"}}, 400, "invalid_request", "exactly one of"),
     ({"json": {"text": "a", "content_type": "text/plain; charset=\u20ac"}}, 400, "invalid_request", "exactly one of"),
+    ({"json": {"text": "a", "content_type": "text/plain;\x0b\ncharset=utf-8"}}, 400, "invalid_request", "exactly one of"),  # found by the schema test
     ({"files": {"file": ("a.txt", b"a", "text/\u20ac")}}, 400, "invalid_request", "not a MIME type"),
     ({"files": {"file": ("a.txt", b"", "text/plain")}}, 400, "invalid_request", "empty document"),
 ])

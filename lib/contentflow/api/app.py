@@ -51,6 +51,8 @@ def create_app(api_key: str | None = None) -> FastAPI:
             continue
         app.include_router(module.router)
 
+    app.openapi = lambda: _openapi(app)
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, err: ApiError):
         return _error(err.status, err.code, err.message, err.details, err.headers)
@@ -101,3 +103,36 @@ def create_app(api_key: str | None = None) -> FastAPI:
             return response
 
     return app
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's document, made to say what the api does: the submission bodies that POST
+    /documents validates by hand (JSON or multipart) added from their models, and FastAPI's
+    default 422 validation answers replaced by the 400 `invalid_request` this api gives."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+    from pydantic.json_schema import models_json_schema
+
+    from contentflow.api import models
+
+    doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    submissions = (models.TextSubmission, models.Base64Submission, models.UrlSubmission, models.MultipartSubmission)
+    _, extra = models_json_schema([(m, "validation") for m in submissions], ref_template="#/components/schemas/{model}")
+    schemas.update(extra.get("$defs", {}))
+    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    for path, operations in doc.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.get("responses", {})
+            validation = responses.get("422", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            if validation.get("$ref", "").endswith("/HTTPValidationError"):
+                del responses["422"]
+                if operation.get("parameters") or operation.get("requestBody"):
+                    responses.setdefault("400", {"description": "Bad Request",
+                                                 "content": {"application/json": {"schema": error_ref}}})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    schemas.setdefault("ErrorResponse", models.ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}"))
+    app.openapi_schema = doc
+    return doc

@@ -11,6 +11,24 @@ from typing import Any
 from pydantic import BaseModel
 
 
+# Every code the api answers with: (code, HTTP status, when). /docs lists them from here.
+ERROR_CODES = (
+    ("invalid_request", 400, "a parameter or the body does not validate; `details` lists what and where"),
+    ("bad_cursor", 400, "the `cursor` is not one this api gave out"),
+    ("url_refused", 400, "a submitted URL is not http(s) or points at a private or internal address"),
+    ("unauthorized", 401, "an API key is configured and `X-API-Key` is missing or wrong"),
+    ("not_found", 404, "no such document, report or route"),
+    ("method_not_allowed", 405, "the path exists, the method does not"),
+    ("conflict", 409, "the document is not in a state that allows this (e.g. retrying one that did not fail)"),
+    ("payload_too_large", 413, "inline content over the limit: use POST /uploads"),
+    ("unsupported_media_type", 415, "send application/json or multipart/form-data"),
+    ("idempotency_key_reused", 422, "the `Idempotency-Key` came before with another request"),
+    ("internal", 500, "a bug: the details are in the api's log, not in the answer"),
+    ("not_ready", 503, "a dependency does not answer (GET /readyz); `details` has each check"),
+    ("unavailable", 503, "a dependency is unavailable: retry after the `Retry-After` seconds"),
+)
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str

@@ -9,10 +9,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contentflow.api.errors import ErrorResponse  # noqa: F401 (part of the documented models)
+
 # A MIME type as HTTP carries it (RFC 9110 tokens, optional parameters): it becomes the stored
 # object's Content-Type header, so nothing else may pass (CR/LF, non-ASCII).
 _TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
-MIME_TYPE_PATTERN = rf'^{_TOKEN}/{_TOKEN}(?:\s*;\s*{_TOKEN}=(?:{_TOKEN}|"[\x20-\x21\x23-\x7e]*"))*$'
+MIME_TYPE_PATTERN = rf'^{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|"[\x20-\x21\x23-\x7e]*"))*$'
 MIME_TYPE = re.compile(MIME_TYPE_PATTERN)
 
 DocumentId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="32 lowercase hex characters")]
