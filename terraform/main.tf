@@ -7,7 +7,8 @@ locals {
   source_root = coalesce(var.source_root, "${path.module}/..")
 
   # The APIs the pipeline uses, plus the service of each role in the spec's project_roles
-  # (roles/aiplatform.user => aiplatform.googleapis.com, Vertex AI: the model calls).
+  # (roles/aiplatform.user => aiplatform.googleapis.com, Vertex AI: the model calls), plus the
+  # IAM Service Account Credentials API (signBlob) when a function signs URLs.
   apis = distinct(concat(
     [
       "artifactregistry.googleapis.com", "cloudbuild.googleapis.com", "cloudfunctions.googleapis.com",
@@ -16,6 +17,7 @@ locals {
       "pubsub.googleapis.com", "run.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com",
     ],
     module.spec.role_apis,
+    length(module.spec.url_signers) > 0 ? ["iamcredentials.googleapis.com"] : [],
   ))
 }
 
@@ -51,6 +53,7 @@ module "service_accounts" {
   functions           = module.spec.functions
   invokers            = module.spec.invokers
   project_role_grants = module.spec.project_role_grants
+  url_signers         = module.spec.url_signers
 
   depends_on = [module.project]
 }
@@ -62,6 +65,7 @@ module "storage" {
   region                     = var.region
   buckets                    = module.spec.buckets
   grants                     = module.spec.bucket_grants
+  custom_roles               = module.spec.custom_roles
   members                    = module.service_accounts.function_members
   kms_key_name               = var.kms_key_name
   soft_delete_retention_days = var.soft_delete_retention_days
@@ -156,7 +160,8 @@ module "functions" {
   build_member             = module.service_accounts.build_member
   kms_key_name             = var.kms_key_name
 
-  # A function starts with its grants in place: its secret, buckets, topics and project roles.
+  # A function starts with its grants in place: its secret, buckets, topics, project roles and
+  # (a URL signer) the right to sign as itself.
   depends_on = [time_sleep.build_grants, module.secrets, module.storage, module.pubsub, module.service_accounts]
 }
 

@@ -19,6 +19,7 @@ DEFAULT_SPEC_PATH = Path(__file__).with_name("pipeline.yaml")
 ResourceId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,62}$")]
 # Service account ids are "cf-<name>" and at most 30 characters: names stop at 27.
 FunctionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,26}$")]
+BucketAccess = Literal["list", "read", "create", "delete"]
 
 
 class SpecError(ValueError):
@@ -133,6 +134,20 @@ class Function(_Strict):
     # Queue-triggered functions (not steps) this function creates Cloud Tasks tasks for: Terraform
     # grants it enqueue rights on exactly those queues.
     enqueues: list[FunctionName] = Field(default_factory=list)
+    # Its object access per bucket id; Terraform grants exactly this, on the bucket (list: names,
+    # metadata and the bucket itself; read: contents; create: new objects; delete: also needed,
+    # with create, to overwrite an object).
+    buckets: dict[ResourceId, Annotated[list[BucketAccess], Field(min_length=1)]] = Field(default_factory=dict)
+    # A function that runs no step: the steps it hands documents to (a step's hand-on to the next
+    # one follows from `steps`): first_step (it registers documents) or any_step (it re-drives a
+    # document at its step). Terraform grants publish / enqueue on those steps' triggers.
+    hands_on: Literal["first_step", "any_step"] | None = None
+    # A function that runs no step publishes document events (document.failed) on the output
+    # topic (steps always may).
+    announces: bool = False
+    # Signs V4 Cloud Storage URLs through IAM signBlob as its own service account (no key file):
+    # Terraform lets the account sign as itself and names it in CONTENTFLOW_UPLOAD_SIGNER_EMAIL.
+    signs_urls: bool = False
 
     @model_validator(mode="after")
     def _no_primitive_roles(self) -> Function:
@@ -208,6 +223,14 @@ class PipelineSpec(_Strict):
             for target in fn.enqueues:
                 if target not in self.functions or not isinstance(self.functions[target].trigger, QueueTrigger):
                     problems.append(f"functions.{name}.enqueues: {target!r} is not a queue-triggered function")
+            for bucket in fn.buckets:
+                if bucket not in self.buckets:
+                    problems.append(f"functions.{name}.buckets: unknown bucket {bucket!r}")
+            if fn.signs_urls and not any("create" in access for access in fn.buckets.values()):
+                # A signed upload URL acts as the signer: without create it could only sign refusals.
+                problems.append(f"functions.{name}.signs_urls: the signer needs create on a bucket")
+            if name in {s.function for s in self.steps} and (fn.hands_on or fn.announces):
+                problems.append(f"functions.{name}: a step function's hand-on and events follow from steps (no hands_on, announces)")
         from contentflow.steps import registered_steps  # the handlers, registered by step name
 
         seen: set[str] = set()

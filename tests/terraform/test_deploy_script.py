@@ -109,3 +109,12 @@ def test_unreachable_providers_stop_before_validate(fakes):
     assert proc.returncode == 1
     assert "providers must be downloadable" in proc.stderr and "Failed to query available provider packages" in proc.stderr
     assert [c.split(" ")[2] for c in calls] == ["init"]
+
+
+def test_an_empty_key_is_never_stored(fakes):
+    """The api refuses an empty CONTENTFLOW_API_KEY at start-up: an empty variable counts as unset
+    and a random key is stored instead."""
+    proc, calls = fakes("my-project-1", CONTENTFLOW_API_KEY="")
+    assert proc.returncode == 0, proc.stderr
+    stored = [c[len("stdin:"):] for c in calls if c.startswith("stdin:")]
+    assert len(stored) == 1 and len(stored[0]) == 64 and int(stored[0], 16) >= 0

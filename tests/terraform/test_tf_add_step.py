@@ -1,8 +1,9 @@
 """Changes to (a copy of) the spec reach every Terraform input that needs them, with no .tf edit:
 a new step (its function, account, sizing, topic, push subscription with dead-letter policy, the
-hand-on rights before and after it, the sweeper's rights, the invoker, the latency alert), a step
-moved to a queue, another embedding dimension or filter field (the vector indexes), and a new
-`enqueues` (exactly those enqueue rights)."""
+hand-on rights before and after it, the sweeper's rights, the invoker, the latency alert, its
+declared bucket access), a step moved to a queue, another embedding dimension or filter field (the
+vector indexes), a new `enqueues` (exactly those enqueue rights), a changed `buckets`, `hands_on`
+or `signs_urls` declaration."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def _spec_with_summarise_step() -> dict:
         "trigger": {"type": "pubsub", "topic": "summarise-requests"},
         "runtime": {"memory_mb": 2048, "cpu": 2, "concurrency": 8, "timeout_s": 540, "max_instances": 7, "min_instances": 1},
         "project_roles": ["roles/datastore.user", "roles/aiplatform.user"],
+        "buckets": {"processed": ["read"]},
     }
     names = [s["name"] for s in raw["steps"]]
     raw["steps"].insert(names.index("analyse") + 1, {
@@ -100,7 +102,7 @@ def test_a_new_step_reaches_terraform_with_no_tf_edit(tmp_path, summarise_handle
     assert "summarise" in out["model_users"] and set(out["model_users"]) == expected_model_users(spec)
     assert fn["environment"]["CONTENTFLOW_INFERENCE__BACKEND"] == "vertex"
     reads = {(g["bucket"], g["role"]) for g in out["bucket_grants"].values() if g["function"] == "summarise"}
-    assert reads == {("processed", "roles/storage.objectViewer")}  # a later step reads the outputs
+    assert reads == {("processed", "roles/storage.objectViewer")}  # its declared access: reads the outputs
     assert ("push", "summarise") in {(g["identity"], g["function"]) for g in out["invoker_grants"].values()}
     assert "summarise" in out["step_functions"]  # gets a step latency alert
     assert out["steps"]["summarise"]["status"] == "summarising"
@@ -123,10 +125,13 @@ def test_a_step_moved_to_a_queue_gets_tasks_wiring(tmp_path):
     assert not any(s["function"] == "extract" for s in out["subscriptions"].values())
     assert out["invokers"]["push"]["functions"] == ["dead_letter"]
     enqueuers = {(g["function"], g["queue"]) for g in out["queue_enqueuers"].values()}
-    # The registrars hand new documents to it, the sweeper re-drives it; the backfill does not.
-    assert {f for f, q in enqueuers if q == "extract-calls"} == {"on_upload", "api", "sweeper"}
+    # The functions that register documents (on_upload, fetch, the api, the jobs' reconcile) hand
+    # them to it, the re-drivers (sweeper, the api's retry) re-drive it; the backfill does not.
+    first_step_feeders = {"on_upload", "fetch", "api", "jobs", "sweeper"}
+    assert {n for n, f in parse_spec(raw).functions.items() if f.hands_on} == first_step_feeders
+    assert {f for f, q in enqueuers if q == "extract-calls"} == first_step_feeders
     tasks_account = f"{out['invokers']['tasks']['account_id']}@{PROJECT_ID}.iam.gserviceaccount.com"
-    for name in ("on_upload", "api", "sweeper", "extract", "analyse", "backfill"):
+    for name in (*first_step_feeders, "extract", "analyse", "backfill"):
         assert out["functions"][name]["environment"].get("CONTENTFLOW_TASKS_SERVICE_ACCOUNT") == tasks_account, name
     for name in ("index", "reembed", "dead_letter"):
         assert "CONTENTFLOW_TASKS_SERVICE_ACCOUNT" not in out["functions"][name]["environment"], name
@@ -163,6 +168,7 @@ def test_enqueues_grants_exactly_its_targets_queues(tmp_path):
         "entry_point": "cleanup", "trigger": {"type": "queue", "queue": "cleanup-calls"},
         "runtime": {"memory_mb": 256, "cpu": 0.167, "concurrency": 1, "timeout_s": 60, "max_instances": 2},
         "project_roles": ["roles/datastore.user"],
+        "buckets": {"processed": ["list", "delete"]},
     }
     raw["functions"]["janitor"] = dict(raw["functions"]["backfill"], description="Finds orphans.",
                                        source="functions/janitor.py", entry_point="janitor", enqueues=["cleanup", "reembed"])
@@ -180,8 +186,10 @@ def test_enqueues_grants_exactly_its_targets_queues(tmp_path):
     assert janitor["ingress"] == "ALLOW_INTERNAL_ONLY"
     # It enqueues for reembed, a model user: it gets the inference settings; cleanup does not.
     assert "janitor" in out["model_users"] and "cleanup" not in out["model_users"]
-    # cleanup, a target of enqueues, reads the output buckets; nothing else.
-    assert {(g["bucket"], g["role"]) for g in out["bucket_grants"].values() if g["function"] == "cleanup"} == {("processed", "roles/storage.objectViewer")}
+    # cleanup lists and deletes in the bucket it declares, nothing else; janitor touches no bucket.
+    assert {(g["bucket"], g["role"]) for g in out["bucket_grants"].values() if g["function"] == "cleanup"} == {
+        ("processed", "roles/storage.legacyBucketReader"), ("processed", f"projects/{PROJECT_ID}/roles/contentflowObjectDeleter")}
+    assert not any(g["function"] == "janitor" for g in out["bucket_grants"].values())
 
 
 def test_a_backend_without_a_dimension_is_refused(tmp_path):
@@ -196,3 +204,53 @@ def test_a_backend_without_a_dimension_is_refused(tmp_path):
         evaluate_spec_module(tmp_path / "tf", spec_path=spec_copy)  # inference_backend = vertex
     out = evaluate_spec_module(tmp_path / "tf-local", spec_path=spec_copy, variables={"inference_backend": "local"})
     assert {d for d, _ in vector_indexes_of(out).values()} == {256}
+
+
+def test_declared_access_reaches_the_grants(tmp_path):
+    """`buckets`, `hands_on`, `announces` and `signs_urls` are the only source of those rights: a
+    declaration changed in the spec changes exactly them; with no function deleting objects the
+    custom role is not created."""
+    raw = _raw_spec()
+    for fn in raw["functions"].values():  # nobody deletes: no custom role
+        for bucket, access in list(fn.get("buckets", {}).items()):
+            fn["buckets"][bucket] = [a for a in access if a != "delete"] or ["read"]
+    raw["functions"]["jobs"]["hands_on"] = "any_step"
+    raw["functions"]["jobs"]["announces"] = True
+    raw["functions"]["fetch"].pop("announces")
+    raw["functions"]["fetch"]["signs_urls"] = True  # it may create in the inbox
+    raw["functions"]["api"]["signs_urls"] = False
+    spec = parse_spec(raw)
+    out = _evaluate(tmp_path, raw)
+
+    assert out["custom_roles"] == {}
+    assert not any("contentflowObjectDeleter" in g["role"] for g in out["bucket_grants"].values())
+    publishes = {(g["function"], g["topic"]) for g in out["topic_publishers"].values()}
+    enqueues = {(g["function"], g["queue"]) for g in out["queue_enqueuers"].values()}
+    step_queues = {f.trigger.queue for f in spec.functions.values() if f.trigger.type == "queue" and f.trigger.queue != "url-fetches"}
+    assert {q for f, q in enqueues if f == "jobs"} == step_queues  # re-drives every step now ...
+    assert ("jobs", pipeline.OUTPUT_TOPIC) in publishes  # ... and announces
+    assert ("fetch", pipeline.OUTPUT_TOPIC) not in publishes
+    assert out["url_signers"] == ["fetch"]
+    assert out["functions"]["fetch"]["environment"]["CONTENTFLOW_UPLOAD_SIGNER_EMAIL"] == f"cf-fetch@{PROJECT_ID}.iam.gserviceaccount.com"
+    assert "CONTENTFLOW_UPLOAD_SIGNER_EMAIL" not in out["functions"]["api"]["environment"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda raw: raw["functions"]["jobs"].update(buckets={"archive": ["read"]}), "names an unknown bucket"),
+    (lambda raw: raw["functions"]["jobs"].update(buckets={"inbox": ["write"]}), "an access other than list"),
+    (lambda raw: raw["functions"]["extract"].update(hands_on="first_step"), "only on a function that runs no step"),
+    (lambda raw: raw["functions"]["sweeper"].update(signs_urls=True), "needs create on a bucket"),
+], ids=["unknown-bucket", "unknown-access", "step-hands-on", "signer-without-create"])
+def test_a_bad_declaration_fails_the_plan(tmp_path, change, message):
+    """The spec module refuses what contentflow.spec refuses, so a spec edited without running
+    the code's checks still cannot deploy wrong grants."""
+    from contentflow.spec import SpecError
+
+    raw = _raw_spec()
+    change(raw)
+    with pytest.raises(SpecError):
+        parse_spec(raw)
+    spec_copy = tmp_path / "pipeline.yaml"
+    spec_copy.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(AssertionError, match=message):
+        evaluate_spec_module(tmp_path / "tf", spec_path=spec_copy)

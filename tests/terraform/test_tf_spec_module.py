@@ -231,19 +231,16 @@ def _trigger_target(step_name: str) -> tuple[str, str]:
 def _expected_access() -> dict[str, set[tuple[str, str]]]:
     """The access rules of terraform/README.md, written again in Python from contentflow.spec."""
     out = pipeline.OUTPUT_TOPIC
-    schedule_targets = {s.target.function for s in SPEC.schedules.values()}
     access: dict[str, set[tuple[str, str]]] = {n: set() for n in SPEC.functions}
     for name, fn in SPEC.functions.items():
-        t = fn.trigger
-        public = isinstance(t, HttpTrigger) and name not in schedule_targets
-        if isinstance(t, StorageTrigger) or public:
+        if fn.hands_on == "first_step":  # registers documents
             access[name].add(_trigger_target(SPEC.first_step().name))
+        if fn.hands_on == "any_step":  # re-drives a document at its step
+            access[name] |= {_trigger_target(s.name) for s in SPEC.steps}
+        if fn.announces:
+            access[name].add(("topic", out))
         # The queue-triggered functions it creates tasks for: their queues, nothing more.
         access[name] |= {("queue", SPEC.functions[target].trigger.queue) for target in fn.enqueues}
-        if name in schedule_targets and not fn.enqueues:
-            access[name] |= {_trigger_target(s.name) for s in SPEC.steps} | {("topic", out)}  # re-drives; resends failure events
-        if isinstance(t, PubsubTrigger) and SPEC.topics[t.topic].role == "dead_letter":
-            access[name].add(("topic", out))
     for step in SPEC.steps:
         access[step.function].add(("topic", out))
         nxt = SPEC.next_step(step.name)
@@ -266,34 +263,84 @@ def test_publish_and_enqueue_rights_follow_the_wiring(spec_outputs):
         nxt = SPEC.next_step(step.name)
         allowed = {("topic", pipeline.OUTPUT_TOPIC)} | ({_trigger_target(nxt.name)} if nxt else set())
         assert got[step.function] == allowed, step.name
-    # The sweeper re-drives every step and resends failure events ...
-    assert got["sweeper"] == {_trigger_target(s.name) for s in SPEC.steps} | {("topic", pipeline.OUTPUT_TOPIC)}
-    # ... the backfill, also a schedule target, only creates reembed tasks: on reembed's queue.
+    every_step = {_trigger_target(s.name) for s in SPEC.steps}
+    fetches = ("queue", SPEC.functions["fetch"].trigger.queue)
+    assert fetches == ("queue", "url-fetches")
+    # The sweeper re-drives every step, re-enqueues a stuck fetch and resends failure events ...
+    assert got["sweeper"] == every_step | {fetches, ("topic", pipeline.OUTPUT_TOPIC)}
+    # ... the backfill, also a schedule target, only creates reembed tasks: on reembed's queue ...
     assert SPEC.functions["backfill"].enqueues == ["reembed"]
     assert got["backfill"] == {("queue", SPEC.functions["reembed"].trigger.queue)} == {("queue", "embedding-calls")}
+    # ... and the jobs function, another one, registers lost uploads (reconcile): the first step only.
+    assert got["jobs"] == {("topic", first_topic)}
     assert got["reembed"] == set()  # re-embeds and records; hands nothing on
+    # The api registers documents, re-drives a failed one at its step (POST .../{id}:retry) and
+    # creates the fetch tasks of submitted URLs, on their queue (the same derivation as backfill's).
+    assert SPEC.functions["api"].enqueues == ["fetch"]
+    assert got["api"] == every_step | {fetches}
+    # fetch hands a fetched document to the first step, and fails it (document.failed) when it gives up.
+    assert got["fetch"] == {("topic", first_topic), ("topic", pipeline.OUTPUT_TOPIC)}
+    assert got["dead_letter"] == {("topic", pipeline.OUTPUT_TOPIC)}
     # Enqueuers may put the tasks invoker's token on their tasks (actAs: modules/tasks grants it to
     # every function in queue_enqueuers).
     assert {g["function"] for g in spec_outputs["queue_enqueuers"].values()} == {n for n, a in got.items() if any(k == "queue" for k, _ in a)}
 
 
-def test_bucket_rights_follow_the_wiring(spec_outputs):
-    grants = {(g["function"], g["bucket"], g["role"]) for g in spec_outputs["bucket_grants"].values()}
-    inbox = SPEC.functions["on_upload"].trigger.bucket
-    first = SPEC.first_step().function
-    outputs = [b for b in SPEC.buckets if b != inbox]
-    assert {(f, b) for f, b, _ in grants if f == first} == {(first, inbox), *((first, b) for b in outputs)}
-    assert (first, inbox, "roles/storage.objectViewer") in grants  # reads the upload
-    assert all((first, b, "roles/storage.objectUser") in grants for b in outputs)  # writes (and re-writes) outputs
-    # The later steps and the targets of `enqueues` read what the first step wrote (analyse: text and
-    # chunks; index and reembed: chunks), and nothing else: view only, output buckets only.
-    readers = {s.function for s in SPEC.steps[1:]} | {t for f in SPEC.functions.values() for t in f.enqueues}
-    assert readers == {"analyse", "index", "reembed"}
-    for reader in readers:
-        assert {(b, r) for f, b, r in grants if f == reader} == {(b, "roles/storage.objectViewer") for b in outputs}, reader
-    assert {f for f, _, _ in grants} == {first, "api"} | readers  # nobody else touches a bucket
-    assert {r for f, b, r in grants if f == "api"} == {"roles/storage.objectCreator", "roles/storage.objectViewer", "roles/storage.legacyBucketReader"}
-    assert not any(r.endswith(("Admin", "admin")) for _, _, r in grants)
+DELETER = f"projects/{PROJECT_ID}/roles/contentflowObjectDeleter"
+# The roles of each declared access (terraform/README.md, "Access"), written again here.
+ACCESS_ROLES = {
+    "list": {"roles/storage.legacyBucketReader"},
+    "read": {"roles/storage.objectViewer"},
+    "create": {"roles/storage.objectCreator"},
+    "delete": {DELETER},
+}
+
+
+def _bucket_grants(spec_outputs) -> dict[str, dict[str, set[str]]]:
+    """function => bucket => roles granted on it."""
+    got: dict[str, dict[str, set[str]]] = {}
+    for g in spec_outputs["bucket_grants"].values():
+        got.setdefault(g["function"], {}).setdefault(g["bucket"], set()).add(g["role"])
+    return got
+
+
+def test_bucket_rights_are_the_declared_access(spec_outputs):
+    """Each function gets, on each bucket, exactly the roles of the access it declares (the
+    spec's `buckets`), nothing on the others; nobody gets objectUser or an admin role."""
+    got = _bucket_grants(spec_outputs)
+    expected = {n: {b: set().union(*(ACCESS_ROLES[a] for a in access)) for b, access in f.buckets.items()}
+                for n, f in SPEC.functions.items() if f.buckets}
+    assert got == expected
+    roles = {r for buckets in got.values() for rs in buckets.values() for r in rs}
+    assert not any(r.endswith(("Admin", "admin", "objectUser")) for r in roles)
+    # The custom role is created only because a grant uses it, and it deletes objects, nothing else.
+    assert spec_outputs["custom_roles"] == {"object_deleter": {
+        "role_id": "contentflowObjectDeleter", "name": DELETER, "title": "contentflow object deleter",
+        "description": spec_outputs["custom_roles"]["object_deleter"]["description"],
+        "permissions": ["storage.objects.delete"]}}
+
+
+def test_bucket_rights_of_each_function(spec_outputs):
+    """What the code does with the buckets, function by function (read from lib/contentflow)."""
+    got = _bucket_grants(spec_outputs)
+    inbox, processed = SPEC.functions["on_upload"].trigger.bucket, "processed"
+    viewer, creator, lister = "roles/storage.objectViewer", "roles/storage.objectCreator", "roles/storage.legacyBucketReader"
+    # extract reads the upload and writes (and re-writes: an overwrite deletes) its outputs.
+    assert got["extract"] == {inbox: {viewer}, processed: {creator, DELETER}}
+    # The later steps and reembed read what extract wrote, nothing else.
+    for reader in ("analyse", "index", "reembed"):
+        assert got[reader] == {processed: {viewer}}, reader
+    # fetch writes the fetched object into the inbox (create-if-absent: an existing one is re-read).
+    assert got["fetch"] == {inbox: {creator, viewer}}
+    # The api: POST /documents and signed PUTs create in the inbox; DELETE removes the upload
+    # (read first: only the document's own generation) and the <id>/ folder of outputs (listed);
+    # /readyz reads both buckets' metadata (storage.buckets.get, in legacyBucketReader).
+    assert got["api"] == {inbox: {lister, viewer, creator, DELETER}, processed: {lister, DELETER}}
+    # jobs: retention deletes uploads and output folders; reconcile lists the inbox (objectViewer
+    # lists too); the report writes and re-writes reports/<day>.json; it creates nothing in the inbox.
+    assert got["jobs"] == {inbox: {viewer, DELETER}, processed: {lister, creator, DELETER}}
+    # Nobody else touches a bucket.
+    assert set(got) == {"extract", "analyse", "index", "reembed", "fetch", "api", "jobs"}
 
 
 def test_invokers_and_ingress(spec_outputs):
@@ -304,6 +351,7 @@ def test_invokers_and_ingress(spec_outputs):
     expected |= {("self", n) for n, f in SPEC.functions.items() if isinstance(f.trigger, StorageTrigger)}
     assert grants == expected
     assert {("tasks", "reembed"), ("tasks", "analyse"), ("tasks", "index"), ("scheduler", "backfill")} <= grants
+    assert {("tasks", "fetch"), ("scheduler", "jobs"), ("scheduler", "sweeper")} <= grants
     assert spec_outputs["public_functions"] == ["api"]
     assert spec_outputs["secret_readers"] == ["api"]
     for name, fn in spec_outputs["functions"].items():
@@ -362,9 +410,177 @@ def test_the_archive_holds_functions_lib_and_requirements(spec_outputs):
         assert fn.source in files
     on_disk = {str(p.relative_to(REPO)) for p in (REPO / "functions").rglob("*.py")}
     on_disk |= {str(p.relative_to(REPO)) for p in (REPO / "lib").rglob("*.py")}
-    assert on_disk <= files
+    # and every data file the package loads at run time (the status page's templates and CSS, ...)
+    on_disk |= {str(p.relative_to(REPO)) for p in (REPO / "lib" / "contentflow").rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".md")} - {spec_outputs["spec_in_archive"]}
+    assert "lib/contentflow/api/templates/status.html" in on_disk
+    assert on_disk <= files, sorted(on_disk - files)
     assert all(f == "requirements.txt" or f.startswith(("functions/", "lib/")) for f in files)
     # The spec travels as the one Terraform read, in the place the code loads it from.
     assert spec_outputs["spec_in_archive"] not in files
     from contentflow.spec import DEFAULT_SPEC_PATH
     assert str(DEFAULT_SPEC_PATH.relative_to(REPO)) == spec_outputs["spec_in_archive"]
+
+
+class _RecordedQuery:
+    """Stands in for a Firestore collection: records the filters and orders a query is built
+    with (what decides the index it needs) and returns no documents."""
+
+    def __init__(self):
+        self.filters: list[tuple[str, str]] = []
+        self.orders: list[tuple[str, str]] = []
+
+    def where(self, filter):  # noqa: A002 (the client's keyword)
+        self.filters.append((filter.field_path, filter.op_string))
+        return self
+
+    def order_by(self, field, direction="ASCENDING"):
+        self.orders.append((str(field), direction))
+        return self
+
+    def start_after(self, _values):
+        return self
+
+    def document(self, doc_id):  # the cursor's document reference
+        return doc_id
+
+    def limit(self, _n):
+        return self
+
+    def stream(self, **_kwargs):
+        return iter(())
+
+
+def _listing_queries() -> list[tuple[dict, _RecordedQuery]]:
+    """Every combination of filters GET /documents passes to DocumentStore.list_documents (the
+    route refuses `object` with the others), with and without a created_at range and a cursor,
+    as the store builds the query."""
+    from datetime import datetime, timezone
+    from itertools import combinations
+
+    combinable = {"status": "done", "label": "invoice", "language": "en"}
+    filter_sets = [dict(c) for r in range(len(combinable) + 1) for c in combinations(combinable.items(), r)]
+    filter_sets.append({"source_name": "uploads/ab/report.pdf"})
+    when = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    ranges = [{}, {"created_after": when}, {"created_before": when}, {"created_after": when, "created_before": when}]
+    recorded = []
+    for filters in filter_sets:
+        for extra in ranges + [{"after": (when, "0" * 32)}]:
+            query = _RecordedQuery()
+            client = type("Client", (), {"collection": lambda self, name: query})()
+            store.DocumentStore(client, "documents", 1.0).list_documents(**filters, **extra)
+            recorded.append(({**filters, **extra}, query))
+    return recorded
+
+
+def test_listing_indexes_cover_every_filter_combination(spec_outputs):
+    """One composite index per combination of equality filters GET /documents can send (7
+    combinations of status, label, language; the object name alone), each ending with created_at
+    and the key descending; and every query the store builds for the api finds its index."""
+    from itertools import combinations
+
+    facts = spec_outputs["code_facts"]["listing_query"]
+    assert (*facts["combinable"], *facts["alone"]) == store.LISTING_FILTER_FIELDS
+    indexes = spec_outputs["firestore"]["listing_indexes"]
+    expected = [set(c) for r in range(1, len(facts["combinable"]) + 1) for c in combinations(facts["combinable"], r)]
+    expected += [{f} for f in facts["alone"]]
+    tail = [("created_at", "DESCENDING"), ("__name__", "DESCENDING")]
+    by_filters: dict[frozenset, list[tuple[str, str]]] = {}
+    for key, index in indexes.items():
+        assert index["collection"] == Settings.model_fields["collection"].default, key
+        fields = [(f["field_path"], f["order"] or f["array_config"]) for f in index["fields"]]
+        assert fields[-2:] == tail, key
+        assert all((f["order"] is None) != (f["array_config"] is None) for f in index["fields"]), key
+        by_filters[frozenset(f for f, _ in fields[:-2])] = fields[:-2]
+    assert sorted(map(sorted, by_filters)) == sorted(map(sorted, expected)) and len(indexes) == 8
+    # The route sends `object` (source.name) only alone.
+    from contentflow.api import routes_documents
+    assert "filters.object and (filters.status or filters.label or filters.language)" in inspect.getsource(routes_documents.list_documents)
+
+    for kwargs, query in _listing_queries():
+        assert query.orders == tail, kwargs  # newest first, ties by key: what each index ends with
+        equalities = {(f, op) for f, op in query.filters if op in ("==", "array_contains")}
+        assert {f for f, op in query.filters if op not in ("==", "array_contains")} <= {"created_at"}, kwargs
+        if not equalities:
+            continue  # created_at alone (range and order): the automatic single-field index
+        index = by_filters.get(frozenset(f for f, _ in equalities))
+        assert index is not None, f"no listing index for {kwargs}"
+        assert {(f, "CONTAINS" if op == "array_contains" else "ASCENDING") for f, op in equalities} == set(index), kwargs
+
+
+def test_idempotency_keys_expire_by_their_own_field(spec_outputs):
+    """The api's idempotency keys carry their expiry time (`expires_at`, a timestamp the code
+    writes): a TTL policy with no offset on that field of that collection; nothing queries it,
+    so the spec module asks for it unindexed."""
+    from datetime import datetime, timedelta, timezone
+
+    from contentflow.idempotency import IdempotencyStore
+
+    expiring = spec_outputs["firestore"]["expiring"]
+    collection = Settings.model_fields["idempotency_collection"].default
+    assert expiring == {collection: {"collection": collection, "field": "expires_at"}}
+    written = {}
+
+    class Ref:
+        def create(self, record, **_kwargs):
+            written.update(record)
+
+    client = type("Client", (), {"collection": lambda self, name: type("Coll", (), {"document": lambda self, i: Ref()})()})()
+    now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    assert IdempotencyStore(client, collection, ttl_s=3600, timeout_s=1.0).begin("key-1", "fp", now=now) is None
+    assert written["expires_at"] == now + timedelta(hours=1)  # a Firestore timestamp, the expiry itself
+    field = expiring[collection]["field"]
+    for path in (REPO / "lib").rglob("*.py"):
+        text = path.read_text()
+        assert f'FieldFilter("{field}"' not in text and f'order_by("{field}"' not in text, path  # never queried
+
+
+def test_a_url_signer_signs_as_itself(spec_outputs):
+    """The api signs V4 upload URLs through IAM signBlob as its own account: it is the one URL
+    signer, its environment names that account, and it may create objects in the inbox (a signed
+    PUT acts as the signer)."""
+    signers = spec_outputs["url_signers"]
+    assert signers == [n for n, f in SPEC.functions.items() if f.signs_urls] == ["api"]
+    for name, fn in spec_outputs["functions"].items():
+        own = f"{fn['account_id']}@{PROJECT_ID}.iam.gserviceaccount.com"
+        assert fn["environment"].get("CONTENTFLOW_UPLOAD_SIGNER_EMAIL") == (own if name in signers else None), name
+    assert spec_outputs["code_facts"]["signer_env"] == "CONTENTFLOW_UPLOAD_SIGNER_EMAIL"
+    assert "upload_signer_email" in Settings.model_fields
+    inbox = SPEC.functions["on_upload"].trigger.bucket
+    assert "roles/storage.objectCreator" in _bucket_grants(spec_outputs)["api"][inbox]
+
+
+def test_api_enqueues_fetches_like_backfill_enqueues_reembeds(spec_outputs):
+    """`enqueues` is one derivation: api -> fetch gets what backfill -> reembed gets (enqueue on
+    the target's queue, the tasks invoker's account named, the target invoked by that invoker)."""
+    enqueuers = {(g["function"], g["queue"]) for g in spec_outputs["queue_enqueuers"].values()}
+    invoked = {(g["identity"], g["function"]) for g in spec_outputs["invoker_grants"].values()}
+    tasks_account = f"{spec_outputs['invokers']['tasks']['account_id']}@{PROJECT_ID}.iam.gserviceaccount.com"
+    for caller, target in (("backfill", "reembed"), ("api", "fetch"), ("sweeper", "fetch")):
+        assert target in SPEC.functions[caller].enqueues
+        assert (caller, SPEC.functions[target].trigger.queue) in enqueuers, caller
+        assert spec_outputs["functions"][caller]["enqueues"] and spec_outputs["functions"][caller]["task_targets"] == SPEC.functions[caller].enqueues
+        assert spec_outputs["functions"][caller]["environment"]["CONTENTFLOW_TASKS_SERVICE_ACCOUNT"] == tasks_account, caller
+        assert ("tasks", target) in invoked
+    assert spec_outputs["queues"]["url-fetches"]["consumers"] == ["fetch"]  # the queue-wide token's audience
+
+
+def test_the_jobs_schedules_call_the_jobs_function_with_a_body_it_accepts(spec_outputs):
+    """One Cloud Scheduler job per spec schedule; retention, report and reconcile POST their
+    `{"job": ...}` body to the jobs function, which the function's own request model accepts;
+    the scheduler invoker may call every target."""
+    from contentflow.jobs import JobRequest
+
+    schedules = spec_outputs["schedules"]
+    assert set(schedules) == set(SPEC.schedules) >= {"sweeper", "backfill", "retention", "report", "reconcile"}
+    invoked = {(g["identity"], g["function"]) for g in spec_outputs["invoker_grants"].values()}
+    for sid in ("retention", "report", "reconcile"):
+        job = schedules[sid]
+        assert job["function"] == "jobs"
+        assert json.loads(job["body"]) == {"job": sid}
+        assert JobRequest.validate_json(job["body"]).job == sid  # what functions/jobs.py parses
+        assert job["attempt_deadline"] == f"{SPEC.functions['jobs'].runtime.timeout_s}s"
+    for sid, s in SPEC.schedules.items():
+        assert ("scheduler", s.target.function) in invoked, sid
+    assert set(spec_outputs["invokers"]["scheduler"]["functions"]) == {"sweeper", "backfill", "jobs"}
+    assert spec_outputs["functions"]["jobs"]["ingress"] == "ALLOW_INTERNAL_ONLY"

@@ -31,6 +31,7 @@ SPEC_DRIVEN = {
     ("service_accounts", "google_project_iam_member", "function"): ("project_role_grants", "project_role_grants"),
     ("pubsub", "google_pubsub_topic_iam_member", "publisher"): ("publishers", "topic_publishers"),
     ("storage", "google_storage_bucket_iam_member", "grant"): ("grants", "bucket_grants"),
+    ("storage", "google_project_iam_custom_role", "role"): ("custom_roles", "custom_roles"),
     ("tasks", "google_cloud_tasks_queue_iam_member", "enqueuer"): ("enqueuers", "queue_enqueuers"),
     ("functions", "google_cloud_run_v2_service_iam_member", "invoker"): ("invoker_grants", "invoker_grants"),
 }
@@ -175,8 +176,31 @@ def test_vector_indexes_iterate_over_the_spec_module(terraform_hcl):
     assert "flat" in vector
     # No other vector index: each one stands for a spec entry.
     others = [r for r in terraform_hcl.resources() if r.type == "google_firestore_index" and r.name != "vector"]
-    assert [r.name for r in others] == ["stale_documents"]
+    assert sorted(r.name for r in others) == ["listing", "stale_documents"]
     assert not any("vector_config" in str(r.body) for r in others)
+
+
+def test_listing_indexes_and_expiry_policies_iterate_over_the_spec_module(terraform_hcl):
+    """One composite index per entry of module.spec.firestore.listing_indexes (its fields passed
+    through, in order), one TTL policy per collection of `expiring`: ttl_config with no offset
+    (the field holds the expiry time itself), single-field indexes off (an empty index_config)."""
+    index = terraform_hcl.resource("firestore", "google_firestore_index", "listing").body
+    assert attr(index, "for_each") == "${var.layout.listing_indexes}"
+    assert attr(index, "collection") == "${each.value.collection}"
+    assert attr(index, "query_scope") == "COLLECTION"
+    assert not blocks(index, "fields")  # only the spec module's fields, key and order included
+    fields = dynamic_blocks(index, "fields")[0]
+    assert attr(fields, "for_each") == "${each.value.fields}"
+    assert {k: attr(blocks(fields, "content")[0], k) for k in ("field_path", "order", "array_config")} == {
+        "field_path": "${fields.value.field_path}", "order": "${fields.value.order}", "array_config": "${fields.value.array_config}"}
+    expiry = terraform_hcl.resource("firestore", "google_firestore_field", "expiry").body
+    assert attr(expiry, "for_each") == "${var.layout.expiring}"
+    assert (attr(expiry, "collection"), attr(expiry, "field")) == ("${each.value.collection}", "${each.value.field}")
+    assert blocks(expiry, "ttl_config") == [{}] and blocks(expiry, "index_config") == [{}]
+    # The records' own TTL (offset after the last change) keeps its indexes: the sweeper queries updated_at.
+    records = terraform_hcl.resource("firestore", "google_firestore_field", "ttl").body
+    assert not blocks(records, "index_config")
+    assert attr(blocks(records, "ttl_config")[0], "expiration_offset") == "${var.layout.ttl_expiration_offset}"
 
 
 def test_inference_variables(terraform_hcl):
@@ -394,3 +418,71 @@ def test_spec_maps_fit_the_module_variables(terraform_hcl, spec_outputs):
             continue
         used = {a for s in _strings(r.body) for a in re.findall(r"\beach\.value\.(\w+)", s)}
         assert used <= set(attrs), f"{r.module}: {r.type}.{r.name} reads {sorted(used - set(attrs))}, not in var.{m.group(1)}'s type"
+
+
+def test_a_url_signer_may_sign_as_itself_only(terraform_hcl):
+    """signBlob as its own account: serviceAccountTokenCreator granted on the signer's account to
+    that same account (a service-account-level grant, no project role), for module.spec.url_signers;
+    the IAM Credentials API (signBlob) is enabled when there is a signer; the functions start after."""
+    grant = terraform_hcl.resource("service_accounts", "google_service_account_iam_member", "signs_as_itself").body
+    assert attr(grant, "for_each") == "${toset(var.url_signers)}"
+    assert attr(grant, "role") == "roles/iam.serviceAccountTokenCreator"
+    assert attr(grant, "service_account_id") == "${google_service_account.function[each.value].name}"
+    assert attr(grant, "member") == "${google_service_account.function[each.value].member}"
+    assert attr(_call(terraform_hcl, "service_accounts"), "url_signers") == "${module.spec.url_signers}"
+    apis = terraform_hcl.files[TF_DIR / "main.tf"]["locals"][0]["apis"][0]
+    assert "length(module.spec.url_signers) > 0 ? ['iamcredentials.googleapis.com'] : []" in apis
+    assert "${module.service_accounts}" in body_list(_call(terraform_hcl, "functions"), "depends_on")
+    # The other token creator grants are the Pub/Sub agent's (push and Eventarc OIDC tokens).
+    creators = {(r.module, r.name): attr(r.body, "member") for r in terraform_hcl.resources()
+                if attr(r.body, "role") == "roles/iam.serviceAccountTokenCreator"}
+    assert set(creators) == {("delivery", "push_tokens"), ("functions", "trigger_token"), ("service_accounts", "signs_as_itself")}
+    assert creators[("delivery", "push_tokens")] == creators[("functions", "trigger_token")] == "${var.pubsub_agent_member}"
+
+
+def body_list(body: dict, name: str) -> list:
+    """A list attribute (hcl2 wraps it in one more list)."""
+    value = body.get(name, [])
+    return value[0] if len(value) == 1 and isinstance(value[0], list) else value
+
+
+def test_bucket_grants_wait_for_the_custom_roles(terraform_hcl):
+    """A grant of contentflowObjectDeleter needs the role to exist first; the role holds only
+    Cloud Storage object permissions (a variable validation), from module.spec.custom_roles."""
+    grant = terraform_hcl.resource("storage", "google_storage_bucket_iam_member", "grant").body
+    assert body_list(grant, "depends_on") == ["${google_project_iam_custom_role.role}"]
+    role = terraform_hcl.resource("storage", "google_project_iam_custom_role", "role").body
+    for key in ("role_id", "title", "description", "permissions"):
+        assert attr(role, key) == f"${{each.value.{key}}}", key
+    conditions = [attr(v, "condition") for v in blocks(terraform_hcl.variables("storage")["custom_roles"], "validation")]
+    assert any("startswith(p," in c and "storage.objects." in c for c in conditions)
+
+
+def test_every_enqueuer_may_give_its_tasks_the_invokers_token(terraform_hcl):
+    """Creating a task with the tasks invoker's OIDC token needs actAs on that account: granted to
+    every function of module.spec.queue_enqueuers (the api for its fetch tasks, like the backfill
+    for reembed's); the enqueue grant itself is on the single queue."""
+    acts_as = terraform_hcl.resource("tasks", "google_service_account_iam_member", "enqueuer_acts_as_invoker").body
+    assert attr(acts_as, "for_each") == "${var.tasks_invoker_id == None ? toset([]) : toset(distinct([for e in values(var.enqueuers) : e.function]))}"
+    assert (attr(acts_as, "role"), attr(acts_as, "member")) == ("roles/iam.serviceAccountUser", "${var.members[each.value]}")
+    assert attr(acts_as, "service_account_id") == "${var.tasks_invoker_id}"
+    enqueuer = terraform_hcl.resource("tasks", "google_cloud_tasks_queue_iam_member", "enqueuer").body
+    assert attr(enqueuer, "name") == "${google_cloud_tasks_queue.queue[each.value.queue].name}"
+
+
+def test_scheduler_jobs_post_the_spec_body_and_retry(terraform_hcl):
+    """Each job POSTs the spec's JSON body (base64, as the API takes it) to its target with the
+    scheduler invoker's OIDC token, and retries a failed run (Cloud Scheduler's default is none)."""
+    job = terraform_hcl.resource("scheduler", "google_cloud_scheduler_job", "job").body
+    assert attr(job, "for_each") == "${var.schedules}"
+    assert attr(job, "name") == "${each.key}"
+    assert attr(job, "attempt_deadline") == "${each.value.attempt_deadline}"
+    target = blocks(job, "http_target")[0]
+    assert (attr(target, "http_method"), attr(target, "body")) == ("POST", "${base64encode(each.value.body)}")
+    assert attr(target, "headers") == {"Content-Type": "application/json"}
+    assert attr(blocks(target, "oidc_token")[0], "audience") == "${var.function_uris[each.value.function]}"
+    retry = blocks(job, "retry_config")[0]
+    assert attr(retry, "retry_count") == "${var.retry.retry_count}"
+    default = attr(terraform_hcl.variables("scheduler")["retry"], "default")
+    assert default["retry_count"] >= 1
+    assert attr(_call(terraform_hcl, "scheduler"), "scheduler_service_account_email") == '${try(module.service_accounts.invoker_emails["scheduler"],None)}'

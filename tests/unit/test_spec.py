@@ -42,6 +42,14 @@ def test_shipped_spec_is_valid_and_chains_the_steps():
     (lambda d: d["retention"].update(documents_days=0), "retention.documents_days"),
     # longer than every bucket keeps its objects (the records' TTL): chunks would be left behind
     (lambda d: d["retention"].update(documents_days=366), "retention.documents_days: at most the longest bucket retention (365 days)"),
+    # declared access: Terraform grants exactly these, so a typo must not pass
+    (lambda d: d["functions"]["jobs"]["buckets"].update(archive=["read"]), "functions.jobs.buckets: unknown bucket 'archive'"),
+    (lambda d: d["functions"]["jobs"]["buckets"].update(inbox=["write"]), "functions.jobs.buckets.inbox.0"),
+    (lambda d: d["functions"]["jobs"]["buckets"].update(inbox=[]), "functions.jobs.buckets.inbox"),
+    (lambda d: d["functions"]["jobs"].update(hands_on="every_step"), "functions.jobs.hands_on"),
+    (lambda d: d["functions"]["extract"].update(hands_on="first_step"), "functions.extract: a step function's hand-on"),
+    (lambda d: d["functions"]["index"].update(announces=True), "functions.index: a step function's hand-on"),
+    (lambda d: d["functions"]["sweeper"].update(signs_urls=True), "functions.sweeper.signs_urls: the signer needs create"),
 ])
 def test_broken_spec_is_refused_naming_the_field(raw, mutate, field):
     broken = copy.deepcopy(raw)
@@ -62,3 +70,18 @@ def test_a_step_without_a_handler_is_refused_naming_the_step(raw):
     with pytest.raises(SpecError) as err:
         parse_spec(broken)
     assert "steps[2].name: no handler for step 'summarise'" in str(err.value)
+
+
+def test_shipped_spec_declares_the_access_the_code_uses():
+    """What Terraform grants comes from these declarations (terraform/README.md, "Access")."""
+    spec = load_spec()
+    fns = spec.functions
+    assert fns["fetch"].buckets == {"inbox": ["read", "create"]} and fns["fetch"].hands_on == "first_step"
+    assert fns["api"].enqueues == ["fetch"] and fns["api"].signs_urls and fns["api"].hands_on == "any_step"
+    assert "delete" in fns["api"].buckets["inbox"] and "delete" in fns["api"].buckets["processed"]
+    assert fns["sweeper"].enqueues == ["fetch"] and fns["sweeper"].hands_on == "any_step" and fns["sweeper"].announces
+    assert fns["jobs"].hands_on == "first_step" and not fns["jobs"].enqueues
+    assert {b: set(a) for b, a in fns["jobs"].buckets.items()} == {"inbox": {"read", "delete"}, "processed": {"list", "create", "delete"}}
+    assert [n for n, f in fns.items() if f.signs_urls] == ["api"]
+    steps = {s.function for s in spec.steps}
+    assert not any(fns[n].hands_on or fns[n].announces for n in steps)

@@ -1,11 +1,15 @@
 # The (default) Firestore database in Native mode, the composite index the sweeper's query needs,
-# the vector indexes of the chunk search, and the TTL policy of the records.
+# the listing's composite indexes, the vector indexes of the chunk search, and the TTL policies of
+# the records and of the idempotency keys.
 #
 # Queries that need no index of their own (automatic single-field indexes serve them): on the
-# records, status == "done" ordered by document id (the backfill's pages) and the count()
-# aggregations of status == and embedding_space == (search coverage); on the chunks, document_id ==
-# and document_id == with embedding_space == (equalities are merged). The results cache and the
-# jobs collection are read by document id only.
+# records, status == "done" ordered by document id (the backfill's pages), the count()
+# aggregations of status ==, embedding_space == and a created_at range (search coverage, the
+# daily report), created_at < cutoff ordered by created_at (retention), event_pending_since < t
+# (unsent failure events) and GET /documents without a filter (created_at, then the key,
+# descending); on the chunks and the results cache, document_id == (and with embedding_space ==:
+# equalities are merged); the reports, date descending. The jobs and idempotency collections are
+# read by document id only. No single-field index is exempted, except each expiry field below.
 
 resource "google_firestore_database" "default" {
   count = var.create_database ? 1 : 0
@@ -43,6 +47,29 @@ resource "google_firestore_index" "stale_documents" {
     content {
       field_path = fields.value.field_path
       order      = fields.value.order
+    }
+  }
+}
+
+# GET /documents (DocumentStore.list_documents): equalities on any combination of status,
+# labels (array-contains) and language, or on the source object's name alone, ordered by
+# created_at then the key, both descending (a range on created_at rides on the same index). One
+# index per combination, from the spec module; the key is declared as Firestore records it, so a
+# plan does not replace the index every time.
+resource "google_firestore_index" "listing" {
+  for_each = var.layout.listing_indexes
+
+  project     = var.project_id
+  database    = local.database
+  collection  = each.value.collection
+  query_scope = "COLLECTION"
+
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path   = fields.value.field_path
+      order        = fields.value.order
+      array_config = fields.value.array_config
     }
   }
 }
@@ -95,4 +122,21 @@ resource "google_firestore_field" "ttl" {
   ttl_config {
     expiration_offset = var.layout.ttl_expiration_offset
   }
+}
+
+# Documents that carry their own expiry time (the api's idempotency keys, `expires_at`): deleted
+# once it has passed (within about a day). The field is never queried: its single-field indexes
+# are turned off (the empty index_config), which spares an index write per key and the hotspot a
+# monotonically growing timestamp index makes.
+resource "google_firestore_field" "expiry" {
+  for_each = var.layout.expiring
+
+  project    = var.project_id
+  database   = local.database
+  collection = each.value.collection
+  field      = each.value.field
+
+  ttl_config {}
+
+  index_config {}
 }

@@ -12,3 +12,8 @@ output "vector_indexes" {
   description = "\"<dimension>/<pre-filter fields>\" => id of the chunk search's vector index."
   value       = { for k, i in google_firestore_index.vector : k => i.id }
 }
+
+output "listing_indexes" {
+  description = "\"<filter fields>\" => id of the listing's composite index (GET /documents)."
+  value       = { for k, i in google_firestore_index.listing : k => i.id }
+}

@@ -15,7 +15,7 @@ variable "create_database" {
 }
 
 variable "layout" {
-  description = "Collection, composite index, TTL and the chunk search's vector indexes the code relies on (from module.spec.firestore)."
+  description = "Collection, composite indexes (sweeper, listing), TTL policies and the chunk search's vector indexes the code relies on (from module.spec.firestore)."
   type = object({
     collection = string
     sweeper_index = list(object({
@@ -34,6 +34,18 @@ variable "layout" {
         array_config = optional(string)
       }))
     }))
+    listing_indexes = map(object({
+      collection = string
+      fields = list(object({
+        field_path   = string
+        order        = optional(string)
+        array_config = optional(string)
+      }))
+    }))
+    expiring = map(object({
+      collection = string
+      field      = string
+    }))
   })
 
   validation {
@@ -43,6 +55,16 @@ variable "layout" {
   validation {
     condition     = alltrue(flatten([for i in values(var.layout.vector_indexes) : [for f in i.filters : (f.order == null) != (f.array_config == null)]]))
     error_message = "Each pre-filter field of a vector index has either an order (equality) or an array_config (array-contains)."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for i in values(var.layout.listing_indexes) : [for f in i.fields : (f.order == null) != (f.array_config == null)]]))
+    error_message = "Each field of a listing index has either an order or an array_config (array-contains)."
+  }
+
+  validation {
+    condition     = alltrue([for i in values(var.layout.listing_indexes) : length([for f in i.fields : f if f.array_config != null]) <= 1])
+    error_message = "A composite index has at most one array-contains field."
   }
 }
 

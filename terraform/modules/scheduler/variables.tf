@@ -35,3 +35,24 @@ variable "scheduler_service_account_email" {
   type        = string
   default     = null
 }
+
+variable "retry" {
+  description = "Retries of a failed run (non-2xx or past its attempt deadline): retry_count (0 to 5), backoffs and doublings; short, so that a retry ends before the next run."
+  type = object({
+    retry_count   = number
+    min_backoff   = string
+    max_backoff   = string
+    max_doublings = number
+  })
+  default = {
+    retry_count   = 2
+    min_backoff   = "30s"
+    max_backoff   = "120s"
+    max_doublings = 2
+  }
+
+  validation {
+    condition     = var.retry.retry_count >= 0 && var.retry.retry_count <= 5 && can(regex("^[0-9]+s$", var.retry.min_backoff)) && can(regex("^[0-9]+s$", var.retry.max_backoff))
+    error_message = "retry_count is 0 to 5; backoffs are durations in seconds such as \"30s\"."
+  }
+}

@@ -40,3 +40,14 @@ resource "google_project_iam_member" "build_logs" {
   role    = "roles/logging.logWriter"
   member  = google_service_account.build.member
 }
+
+# A function that signs Cloud Storage URLs (V4, IAM signBlob: no key file) signs as its own
+# account: it may sign (and mint tokens) as itself, as no other account. A service-account-level
+# grant, never a project role.
+resource "google_service_account_iam_member" "signs_as_itself" {
+  for_each = toset(var.url_signers)
+
+  service_account_id = google_service_account.function[each.value].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = google_service_account.function[each.value].member
+}

@@ -42,3 +42,8 @@ output "project_roles_granted" {
   description = "Ids of the project-level grants (to order the functions after them)."
   value       = concat([for g in google_project_iam_member.function : g.id], [google_project_iam_member.build_logs.id])
 }
+
+output "signer_grants" {
+  description = "Ids of the signers' grants on their own accounts (the api needs them before it signs)."
+  value       = [for g in google_service_account_iam_member.signs_as_itself : g.id]
+}

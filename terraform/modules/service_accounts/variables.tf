@@ -36,3 +36,9 @@ variable "project_role_grants" {
     error_message = "Primitive roles are not allowed."
   }
 }
+
+variable "url_signers" {
+  description = "Functions that sign Cloud Storage URLs as their own account (from module.spec.url_signers): each gets serviceAccountTokenCreator on its own account."
+  type        = list(string)
+  default     = []
+}

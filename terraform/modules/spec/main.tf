@@ -2,20 +2,19 @@
 # the other modules names a bucket, topic, queue, schedule or function: they all come from here, so
 # a change to the spec reaches the infrastructure with no .tf edit.
 #
-# Rules that turn the wiring into access (documented in terraform/README.md, "Access"):
-#   - registrars (storage-triggered functions and the public HTTP function) hand a new document to
-#     the first step: they publish to / enqueue on the first step's trigger;
-#   - a step function hands on to the next step's trigger and announces results on the output topic;
+# Rules that turn the spec into access (documented in terraform/README.md, "Access"):
+#   - a step function hands on to the next step's trigger and announces results on the output
+#     topic (derived from `steps`);
+#   - a function that runs no step declares what it hands on: `hands_on: first_step` (it registers
+#     documents: the first step's trigger) or `any_step` (it re-drives a document at its step:
+#     every step's trigger), and `announces: true` if it publishes document.failed (output topic);
 #   - a function with `enqueues` creates tasks for exactly those queue-triggered functions: it may
-#     enqueue on their queues, nothing else;
-#   - a schedule target that declares no `enqueues` (the sweeper) re-drives any step: it may publish
-#     to / enqueue on every step's trigger, and it sends failure events whose publish failed: it
-#     publishes to the output topic (a schedule target with `enqueues`, the backfill, gets only those);
-#   - a function triggered by a dead-letter topic announces failures on the output topic;
-#   - ingest buckets are the buckets of storage triggers; the first step reads them and writes the
-#     other (output) buckets; the public HTTP function writes uploads into the ingest buckets; the
-#     later steps and the targets of `enqueues` read the output buckets (the text and chunks the
-#     first step wrote);
+#     enqueue on their queues;
+#   - a function's bucket access is its declared `buckets`: list => legacyBucketReader, read =>
+#     objectViewer, create => objectCreator, delete => the custom role contentflowObjectDeleter
+#     (storage.objects.delete alone: no predefined role deletes without creating);
+#   - `signs_urls`: the function's account may sign as itself (serviceAccountTokenCreator on
+#     itself, IAM signBlob) and is named in CONTENTFLOW_UPLOAD_SIGNER_EMAIL;
 #   - a function whose project_roles hold roles/aiplatform.user calls the model; it, and a function
 #     that `enqueues` tasks for one (it must compute the same embedding space), get the inference
 #     settings (CONTENTFLOW_INFERENCE__*).
@@ -42,6 +41,24 @@ locals {
     }
     # The project role of the functions that call the model (Vertex AI).
     model_role = "roles/aiplatform.user"
+    # Signed upload URLs (contentflow.uploads): Settings.upload_signer_email.
+    signer_env = "CONTENTFLOW_UPLOAD_SIGNER_EMAIL"
+    # GET /documents (contentflow.store.DocumentStore.list_documents, LISTING_FILTER_FIELDS):
+    # equalities on any combination of `combinable` (the ones in array_fields as array-contains),
+    # or on one of `alone` by itself, ordered by order_field then the document key, both
+    # descending, with an optional range on order_field.
+    listing_query = {
+      combinable   = ["status", "labels", "stats.extraction.language"]
+      alone        = ["source.name"]
+      array_fields = ["labels"]
+      order_field  = "created_at"
+    }
+    # Idempotency keys of the api (contentflow.idempotency): a collection whose documents carry
+    # their own expiry time (Settings.idempotency_collection).
+    expiring = {
+      collection = "idempotency"
+      field      = "expires_at"
+    }
     # contentflow.settings.Settings.inference (env_nested_delimiter "__"): InferenceOptions fields.
     inference_env = {
       backend          = "CONTENTFLOW_INFERENCE__BACKEND"
@@ -68,7 +85,6 @@ locals {
   schedule_targets = distinct([for s in values(local.raw_schedules) : s.target.function])
 
   ingest_buckets = distinct([for n, f in local.raw_functions : f.trigger.bucket if f.trigger.type == "storage"])
-  output_buckets = [for id in keys(local.raw_buckets) : id if !contains(local.ingest_buckets, id)]
 
   dead_letter_topics = [for id, t in local.raw_topics : id if try(t.role, "pipeline") == "dead_letter"]
 
@@ -76,26 +92,43 @@ locals {
   # every function that is such a target.
   task_targets          = { for n, f in local.raw_functions : n => try(f.enqueues, null) == null ? [] : f.enqueues }
   task_target_functions = distinct(flatten(values(local.task_targets)))
-  later_step_functions  = distinct([for i, s in local.steps : s.function if i > 0])
 
-  # What each function is, from its trigger and its place in the wiring.
+  # What each function is, from its trigger, its place in the wiring and its declarations.
   kinds = { for n, f in local.raw_functions : n => {
-    trigger            = f.trigger.type
-    step               = contains(local.step_functions, n)
-    schedule_target    = contains(local.schedule_targets, n)
-    redriver           = contains(local.schedule_targets, n) && length(local.task_targets[n]) == 0
-    dead_letter_reader = f.trigger.type == "pubsub" && contains(local.dead_letter_topics, try(f.trigger.topic, ""))
-    public             = f.trigger.type == "http" && !contains(local.schedule_targets, n)
-    registrar          = f.trigger.type == "storage" || (f.trigger.type == "http" && !contains(local.schedule_targets, n))
-    reads_outputs      = contains(local.later_step_functions, n) || contains(local.task_target_functions, n)
+    trigger         = f.trigger.type
+    step            = contains(local.step_functions, n)
+    schedule_target = contains(local.schedule_targets, n)
+    public          = f.trigger.type == "http" && !contains(local.schedule_targets, n)
+    hands_on        = try(f.hands_on, null) == null ? "" : f.hands_on # first_step, any_step or ""
+    announces       = contains(local.step_functions, n) || try(f.announces, false) == true
+    signs_urls      = try(f.signs_urls, false) == true
   } }
 
-  # The steps a function hands documents to.
+  # The steps a function hands documents to: a step's next step; what a non-step function declares.
   hands_on_to = { for n, k in local.kinds : n => distinct(concat(
-    k.registrar ? [local.first_step] : [],
-    k.redriver ? local.step_names : [],
+    k.hands_on == "first_step" ? [local.first_step] : [],
+    k.hands_on == "any_step" ? local.step_names : [],
     [for s in local.steps : local.next_step[s.name] if s.function == n && local.next_step[s.name] != ""],
   )) }
+
+  # Declared bucket access (the spec's `buckets`) => roles granted on the bucket. Cloud Storage has
+  # no predefined role that deletes objects without creating them: delete is a custom role.
+  custom_role_definitions = {
+    object_deleter = {
+      role_id     = "contentflowObjectDeleter"
+      title       = "contentflow object deleter"
+      description = "Deletes Cloud Storage objects and nothing else; granted on single buckets only."
+      permissions = ["storage.objects.delete"]
+    }
+  }
+  custom_role_names = { for k, r in local.custom_role_definitions : k => "projects/${var.project_id}/roles/${r.role_id}" }
+  bucket_access_roles = {
+    list   = ["roles/storage.legacyBucketReader"] # storage.objects.list, storage.buckets.get
+    read   = ["roles/storage.objectViewer"]       # storage.objects.get, storage.objects.list
+    create = ["roles/storage.objectCreator"]      # storage.objects.create (not overwrite: that deletes too)
+    delete = [local.custom_role_names.object_deleter]
+  }
+  declared_buckets = { for n, f in local.raw_functions : n => try(f.buckets, null) == null ? {} : f.buckets }
 
   hands_on_queues = { for n, steps in local.hands_on_to : n => distinct([for s in steps : local.step_trigger[s].queue if local.step_trigger[s].type == "queue"]) }
   # Queues a function enqueues on: its hand-ons and the queues of its `enqueues` targets.
@@ -118,11 +151,14 @@ locals {
 
   kebab        = { for n in keys(local.raw_functions) : n => replace(n, "_", "-") }
   account_base = { for n, k in local.kebab : n => "cf-${k}" }
+  account_ids  = { for n, b in local.account_base : n => length(b) >= 6 ? trimsuffix(substr(b, 0, 30), "-") : "${b}-fn" }
+  # Known before the accounts exist (an account's email is <id>@<project>.iam.gserviceaccount.com).
+  account_emails = { for n, id in local.account_ids : n => "${id}@${var.project_id}.iam.gserviceaccount.com" }
 
   functions = { for n, f in local.raw_functions : n => {
     description      = f.description
     service_name     = local.kebab[n]
-    account_id       = length(local.account_base[n]) >= 6 ? trimsuffix(substr(local.account_base[n], 0, 30), "-") : "${local.account_base[n]}-fn"
+    account_id       = local.account_ids[n]
     source           = f.source
     entry_point      = f.entry_point
     runtime          = local.code.runtime
@@ -155,22 +191,19 @@ locals {
       } : {},
       # Backend, Vertex AI location and model ids; only for the functions that use the model.
       contains(local.model_users, n) ? local.inference_environment : {},
+      # A function that signs URLs signs as its own account (IAM signBlob, no key file).
+      local.kinds[n].signs_urls ? { (local.code.signer_env) = local.account_emails[n] } : {},
     )
     secret_environment = local.kinds[n].public ? { (local.code.api_key_env) = local.code.api_key_secret } : {}
     publishes = distinct(concat(
       [for s in local.hands_on_to[n] : local.step_trigger[s].topic if local.step_trigger[s].type == "pubsub"],
-      local.kinds[n].step || local.kinds[n].dead_letter_reader || local.kinds[n].redriver ? [local.code.output_topic] : [],
+      local.kinds[n].announces ? [local.code.output_topic] : [],
     ))
-    enqueues     = local.enqueue_queues[n]
-    task_targets = local.task_targets[n]
-    bucket_roles = merge(
-      local.kinds[n].reads_outputs ? { for b in local.output_buckets : b => ["roles/storage.objectViewer"] } : {},
-      local.kinds[n].public ? { for b in local.ingest_buckets : b => ["roles/storage.objectCreator", "roles/storage.objectViewer", "roles/storage.legacyBucketReader"] } : {},
-      n == local.steps[0].function ? merge(
-        { for b in local.ingest_buckets : b => ["roles/storage.objectViewer"] },
-        { for b in local.output_buckets : b => ["roles/storage.objectUser"] },
-      ) : {},
-    )
+    enqueues       = local.enqueue_queues[n]
+    task_targets   = local.task_targets[n]
+    bucket_access  = local.declared_buckets[n]
+    bucket_roles   = { for b, access in local.declared_buckets[n] : b => sort(distinct(flatten([for a in access : try(local.bucket_access_roles[a], [])]))) }
+    signs_own_urls = local.kinds[n].signs_urls
   } }
 
   # Known before anything is created (no cycle: every function gets every URL).
@@ -240,6 +273,7 @@ locals {
   )
   public_functions = [for n, k in local.kinds : n if k.public]
   secret_readers   = [for n, f in local.functions : n if length(f.secret_environment) > 0]
+  url_signers      = [for n, k in local.kinds : n if k.signs_urls]
 
   # Known before the accounts exist (an account's email is <id>@<project>.iam.gserviceaccount.com).
   invoker_emails = { for k, v in local.invokers : k => "${v.account_id}@${var.project_id}.iam.gserviceaccount.com" }
@@ -251,6 +285,32 @@ locals {
   bucket_grants = merge(flatten([for n, f in local.functions : [
     for b, roles in f.bucket_roles : { for r in roles : "${n}/${b}/${r}" => { function = n, bucket = b, role = r } }
   ]])...)
+  # The custom roles some grant uses (created once per project, granted on buckets only).
+  custom_roles = { for k, r in local.custom_role_definitions : k => merge(r, { name = local.custom_role_names[k] })
+  if contains([for g in values(local.bucket_grants) : g.role], local.custom_role_names[k]) }
+
+  # The listing's composite indexes (GET /documents): one per non-empty combination of the
+  # combinable equality filters and one per filter used alone, each followed by the order field
+  # and the document key, descending. Keys: "<field>+<field>...".
+  listing = local.code.listing_query
+  listing_filters = concat(
+    [for i in range(1, pow(2, length(local.listing.combinable))) : [for j, f in local.listing.combinable : f if floor(i / pow(2, j)) % 2 == 1]],
+    [for f in local.listing.alone : [f]],
+  )
+  listing_indexes = { for fs in local.listing_filters : join("+", fs) => {
+    collection = local.code.collection
+    fields = concat(
+      [for f in fs : {
+        field_path   = f
+        order        = contains(local.listing.array_fields, f) ? null : "ASCENDING"
+        array_config = contains(local.listing.array_fields, f) ? "CONTAINS" : null
+      }],
+      [
+        { field_path = local.listing.order_field, order = "DESCENDING", array_config = null },
+        { field_path = "__name__", order = "DESCENDING", array_config = null },
+      ],
+    )
+  } }
 
   # Vector indexes of the chunk search: one per distinct embedding dimension of the spec (one per
   # inference backend, fewer if two share a size) and per combination of pre-filters the search
@@ -273,11 +333,13 @@ locals {
 
   firestore = {
     collection = local.code.collection
-    # The sweeper's query: status in [...] and updated_at < cutoff (DocumentStore.stale_candidates).
+    # The sweeper's query: status in [...] and updated_at < cutoff (DocumentStore.stale_candidates);
+    # it also serves the daily report's status == with a range on (and order by) updated_at.
     # The other queries on the collection need no composite index: the backfill's page
-    # (status == "done" ordered by document id, DocumentStore.page) and the coverage counts
-    # (count() of status == and of embedding_space ==, DocumentStore.count) are served by the
-    # automatic single-field indexes.
+    # (status == "done" ordered by document id, DocumentStore.page), the coverage and report
+    # counts (count() of status ==, of embedding_space ==, of a created_at range), the retention's
+    # created_at < cutoff ordered by created_at and the unsent events' event_pending_since < t are
+    # served by the automatic single-field indexes.
     sweeper_index = [
       { field_path = "status", order = "ASCENDING" },
       { field_path = "updated_at", order = "ASCENDING" },
@@ -288,6 +350,11 @@ locals {
     # Chunk documents: nearest-neighbour search (ChunkStore.nearest). Their other queries (document
     # id ==, and document id == with embedding space ==) are equalities the single-field indexes serve.
     vector_indexes = local.vector_indexes
+    # GET /documents: a composite index per filter combination (DocumentStore.list_documents).
+    listing_indexes = local.listing_indexes
+    # Collections whose documents carry their expiry time (a TTL policy with no offset); the
+    # field is never queried, so it is not indexed either.
+    expiring = { (local.code.expiring.collection) = local.code.expiring }
   }
 
   # The deployed archive: functions/, lib/ (without the spec, replaced by the one Terraform read)
@@ -296,7 +363,7 @@ locals {
   source_files = sort(concat(
     ["requirements.txt"],
     tolist(fileset(var.source_root, "functions/**/*.py")),
-    [for p in fileset(var.source_root, "lib/**/*.{py,yaml,yml,json,txt,typed}") : p if p != local.spec_in_archive],
+    [for p in fileset(var.source_root, "lib/**/*.{py,yaml,yml,json,txt,typed,html,css}") : p if p != local.spec_in_archive],
   ))
 
   step_statuses = { for s in local.steps : s.name => { function = s.function, status = s.status, stuck_after_s = s.stuck_after_s } }

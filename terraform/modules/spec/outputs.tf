@@ -36,6 +36,20 @@ output "functions" {
     condition     = contains(keys(local.embeddings.dimensions), var.inference_backend)
     error_message = "The inference_backend has no embedding dimension in the spec (embeddings.dimensions)."
   }
+  precondition {
+    condition = alltrue(flatten([for n, buckets in local.declared_buckets : [
+      for id, access in buckets : contains(keys(local.raw_buckets), id) && length(access) > 0 && alltrue([for a in access : contains(keys(local.bucket_access_roles), a)])
+    ]]))
+    error_message = "A function's buckets names an unknown bucket, or an access other than list, read, create, delete."
+  }
+  precondition {
+    condition     = alltrue([for n, k in local.kinds : contains(["", "first_step", "any_step"], k.hands_on) && !(k.step && (k.hands_on != "" || try(local.raw_functions[n].announces, false) == true))])
+    error_message = "hands_on is first_step or any_step, and only on a function that runs no step (a step's hand-on and events follow from steps)."
+  }
+  precondition {
+    condition     = alltrue([for n, k in local.kinds : !k.signs_urls || anytrue([for access in values(local.declared_buckets[n]) : contains(access, "create")])])
+    error_message = "A function that signs URLs needs create on a bucket (a signed request acts as the signer)."
+  }
 }
 
 output "function_urls" {
@@ -88,6 +102,16 @@ output "secret_readers" {
   value       = local.secret_readers
 }
 
+output "url_signers" {
+  description = "Functions that sign Cloud Storage URLs as their own account (signs_urls): each may sign as itself (serviceAccountTokenCreator on its own account) and gets CONTENTFLOW_UPLOAD_SIGNER_EMAIL."
+  value       = local.url_signers
+}
+
+output "custom_roles" {
+  description = "Custom project roles the bucket grants use (object_deleter: storage.objects.delete alone), with their full name; only those some grant uses."
+  value       = local.custom_roles
+}
+
 output "step_functions" {
   description = "Functions that run a pipeline step."
   value       = local.step_functions
@@ -109,7 +133,7 @@ output "queue_enqueuers" {
 }
 
 output "bucket_grants" {
-  description = "\"<function>/<bucket>/<role>\" => a bucket-level role of a function's account, derived from the wiring."
+  description = "\"<function>/<bucket>/<role>\" => a bucket-level role of a function's account, from its declared buckets access."
   value       = local.bucket_grants
 }
 
@@ -129,7 +153,7 @@ output "step_names" {
 }
 
 output "firestore" {
-  description = "Firestore layout the code relies on: collection, the sweeper's composite index, the TTL field and offset, the chunk search's vector indexes (one per dimension and pre-filter combination)."
+  description = "Firestore layout the code relies on: collection, the sweeper's composite index, the TTL field and offset, the chunk search's vector indexes (one per dimension and pre-filter combination), the listing's composite indexes (one per filter combination), the collections whose documents carry their expiry time."
   value       = local.firestore
 
   precondition {

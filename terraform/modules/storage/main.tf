@@ -1,5 +1,6 @@
 # The spec's buckets: uniform access, no public access, the spec's retention as a lifecycle rule
-# (objects are deleted retention_days after upload), versioning as the spec says, optional CMEK.
+# (objects are deleted retention_days after upload), versioning as the spec says, optional CMEK;
+# the functions' declared access as bucket-level grants.
 
 resource "google_storage_bucket" "bucket" {
   #checkov:skip=CKV_GCP_78:Versioning is the spec's per-bucket choice (versioning: false); lifecycle retention plus soft delete give the recovery window instead.
@@ -61,10 +62,27 @@ resource "google_storage_bucket" "bucket" {
   }
 }
 
+# Custom roles some grants use, project-level definitions granted on single buckets only:
+# contentflowObjectDeleter (storage.objects.delete alone) lets a function delete objects without
+# the create of roles/storage.objectUser. `destroy` only marks a custom role deleted: an apply
+# within 7 days undeletes it (the provider does), but from day 7 to day 37 IAM refuses the id
+# (README, "Access").
+resource "google_project_iam_custom_role" "role" {
+  for_each = var.custom_roles
+
+  project     = var.project_id
+  role_id     = each.value.role_id
+  title       = each.value.title
+  description = each.value.description
+  permissions = each.value.permissions
+}
+
 resource "google_storage_bucket_iam_member" "grant" {
   for_each = var.grants
 
   bucket = google_storage_bucket.bucket[each.value.bucket].name
   role   = each.value.role
   member = var.members[each.value.function]
+
+  depends_on = [google_project_iam_custom_role.role]
 }

@@ -32,8 +32,25 @@ variable "grants" {
   }))
 
   validation {
-    condition     = alltrue([for g in values(var.grants) : startswith(g.role, "roles/storage.")])
-    error_message = "Only Cloud Storage roles are granted on buckets."
+    condition     = alltrue([for g in values(var.grants) : startswith(g.role, "roles/storage.") || can(regex("^projects/[^/]+/roles/[A-Za-z0-9_.]+$", g.role))])
+    error_message = "Only Cloud Storage roles and the custom roles of var.custom_roles (Cloud Storage permissions only) are granted on buckets."
+  }
+}
+
+variable "custom_roles" {
+  description = "Key => custom project role some grant uses: role_id, title, description, permissions, and its full name projects/P/roles/ID (from module.spec.custom_roles)."
+  type = map(object({
+    role_id     = string
+    name        = string
+    title       = string
+    description = string
+    permissions = list(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue(flatten([for r in values(var.custom_roles) : [for p in r.permissions : startswith(p, "storage.objects.")]]))
+    error_message = "The custom roles granted on buckets hold Cloud Storage object permissions only."
   }
 }
 
