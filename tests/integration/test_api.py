@@ -114,6 +114,12 @@ def test_get_errors_and_routes(api):
     wrong = requests.delete(f"{api}/documents", timeout=10)
     assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
     assert requests.get(f"{api}/healthz", timeout=10).json() == {"status": "ok"}
+    ready = requests.get(f"{api}/readyz", timeout=30)
+    assert ready.status_code == 200 and ready.json() == {"status": "ready", "checks": {
+        "firestore": "ok", "bucket:inbox": "ok", "bucket:processed": "ok", "inference": "ok"}}
+    for bad in ("q=", "q=a&limit=0", "q=a&limit=x", "q=a&document_id=zz", "q=a&label=Bad+Label", "q=a&nope=1"):
+        refused = requests.get(f"{api}/search?{bad}", timeout=10)
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_request", (bad, refused.text)
 
 
 def test_an_unavailable_dependency_is_a_json_503_that_does_not_leak_its_error(stack, tmp_path):

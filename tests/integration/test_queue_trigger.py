@@ -5,6 +5,7 @@ gives up must fail its document itself, and only when the queue really gives up:
 max_attempts and max_retry_duration are spent."""
 
 import os
+import time
 import uuid
 
 import pytest
@@ -99,4 +100,10 @@ def test_step_that_fails_on_the_queue_last_attempt_fails_the_document(queued_sta
     # (less the margin for Cloud Tasks measuring from its own dispatch: pipeline.DURATION_MARGIN_S)
     assert (extract["finished_at"] - extract["first_started_at"]).total_seconds() >= MAX_RETRY_DURATION_S - DURATION_MARGIN_S
     reason = record["error"]["reason"]
-    assert reason.startswith(f"extract gave up after {attempts} deliveries: bucket {processed.name} not found")
+    assert reason == f"extract gave up after {attempts} deliveries: an output bucket is missing (deployment)"
+    # Storage's own words (the bucket's name, its URL) go to the function's log, not the record.
+    log = queued_stack.data_dir / "logs" / "fn-extract.log"
+    deadline = time.monotonic() + 20
+    while f'"detail": "{processed.name}: ' not in log.read_text():
+        assert time.monotonic() < deadline, "the dependency's error detail was never logged"
+        time.sleep(0.1)

@@ -118,3 +118,9 @@ def test_an_empty_key_is_never_stored(fakes):
     assert proc.returncode == 0, proc.stderr
     stored = [c[len("stdin:"):] for c in calls if c.startswith("stdin:")]
     assert len(stored) == 1 and len(stored[0]) == 64 and int(stored[0], 16) >= 0
+
+
+def test_a_blank_key_is_refused_before_anything_is_stored(fakes):
+    proc, calls = fakes("my-project-1", CONTENTFLOW_API_KEY="  \t")
+    assert proc.returncode == 2 and "CONTENTFLOW_API_KEY is blank" in proc.stderr
+    assert not [c for c in calls if c.startswith("stdin:")]

@@ -23,7 +23,7 @@ log = get_logger("contentflow.api")
 
 # Routes any caller may reach without the API key: liveness, readiness, the API's description.
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs"})
-# Optional routers, each in its own module: included when present.
+# The routers, each a module of its own.
 _ROUTERS = ("routes_documents", "routes_service", "routes_reports", "status_page", "docs_page")
 
 _STATUS_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -43,13 +43,7 @@ def create_app(api_key: str | None = None) -> FastAPI:
                   description="Submit documents, follow them through the pipeline, search what they say. "
                               "Every error is `{\"error\": {\"code\", \"message\", \"details\"?}}`.")
     for name in _ROUTERS:
-        try:
-            module = importlib.import_module(f"contentflow.api.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"contentflow.api.{name}":
-                raise
-            continue
-        app.include_router(module.router)
+        app.include_router(importlib.import_module(f"contentflow.api.{name}").router)
 
     app.openapi = lambda: _openapi(app)
 
