@@ -111,7 +111,11 @@ def test_signal_stops_it_and_frees_the_port(emulator_process, stop_signal):
         os.kill(process.pid, 0)  # reaped: no process left behind
     assert listening_addresses(port) == set()
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", port))  # the port is free again
+        # The port is free again for a server: SO_REUSEADDR, as servers set it, still refuses a port
+        # someone listens on, but not one held only by the closed connection's TIME_WAIT (CI saw that).
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+        probe.listen()
 
 
 def test_the_caller_can_choose_the_port_and_a_taken_port_is_refused(start_emulator):
