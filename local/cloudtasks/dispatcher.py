@@ -2,6 +2,7 @@
 
 import email.utils
 import http.client
+import select
 import socket
 import ssl
 import threading
@@ -56,6 +57,7 @@ class AttemptOutcome:
     http_status: int | None  # None when no HTTP response came back
     error: str | None = None  # why no response came back
     retry_after: float | None = None  # from a Retry-After response header
+    sent: bool = True  # False: refused before any connection (the emulator is stopping)
 
     @property
     def succeeded(self) -> bool:
@@ -113,10 +115,23 @@ def _parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+NOT_SENT_STOPPING = AttemptOutcome(None, error="NOT_SENT: the emulator is stopping", sent=False)
+
+
+class _Stopping(Exception):
+    """The dispatcher was closed: no new connection may be opened."""
+
+
 class HttpDispatcher:
     """Sends attempts with http.client, keeping one keep-alive connection per worker thread and
     target host. Every call has a timeout (the task's dispatch deadline); close_all() unblocks
-    calls under way so the emulator can stop promptly."""
+    calls under way so the emulator can stop promptly, and after it nothing connects again.
+
+    One attempt is one request: a connection reset or closed before the answer is a failed
+    attempt (production retries it after the queue's backoff), never re-sent at once, since the
+    target may already have run it. A pooled connection the target has closed meanwhile is seen
+    before it is used (as urllib3 checks), so an idle-closed keep-alive connection is replaced
+    instead of costing an attempt."""
 
     def __init__(self):
         self._local = threading.local()
@@ -129,46 +144,61 @@ class HttpDispatcher:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         key = (parts.scheme, parts.hostname, parts.port)
         started = time.monotonic()
-        for attempt in range(2):
-            connection, reused = self._connection(key, request.deadline)
-            try:
-                connection.timeout = request.deadline
-                if connection.sock is not None:
-                    connection.sock.settimeout(max(0.001, request.deadline - (time.monotonic() - started)))
-                connection.request(request.method, path, body=request.body or None, headers=headers)
-                response = connection.getresponse()
-                response.read()  # drained so the connection can be reused
-                if response.will_close:
-                    self._discard(key)
-                return AttemptOutcome(response.status, retry_after=_parse_retry_after(response.getheader("Retry-After")))
-            except (socket.timeout, TimeoutError):
+        try:
+            connection = self._connection(key, request.deadline)
+        except _Stopping:
+            return NOT_SENT_STOPPING
+        except (socket.timeout, TimeoutError):
+            return AttemptOutcome(None, error="DEADLINE_EXCEEDED")
+        except (OSError, ssl.SSLError) as exc:
+            return AttemptOutcome(None, error=f"UNAVAILABLE: {exc.__class__.__name__}: {exc}")
+        try:
+            connection.sock.settimeout(max(0.001, request.deadline - (time.monotonic() - started)))
+            connection.request(request.method, path, body=request.body or None, headers=headers)
+            response = connection.getresponse()
+            response.read()  # drained so the connection can be reused
+            if response.will_close:
                 self._discard(key)
-                return AttemptOutcome(None, error="DEADLINE_EXCEEDED")
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
-                self._discard(key)
-                # A kept-alive connection the target had already closed: try once on a fresh one.
-                if reused and attempt == 0 and not self._closed:
-                    continue
-                return AttemptOutcome(None, error=f"UNAVAILABLE: {exc.__class__.__name__}: {exc}")
-            except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
-                self._discard(key)
-                return AttemptOutcome(None, error=f"UNAVAILABLE: {exc.__class__.__name__}: {exc}")
-        return AttemptOutcome(None, error="UNAVAILABLE")
+            return AttemptOutcome(response.status, retry_after=_parse_retry_after(response.getheader("Retry-After")))
+        except (socket.timeout, TimeoutError):
+            self._discard(key)
+            return AttemptOutcome(None, error="DEADLINE_EXCEEDED")
+        except (OSError, http.client.HTTPException, ssl.SSLError, AttributeError) as exc:
+            # AttributeError: close_all() closed the connection under us (its sock is None).
+            self._discard(key)
+            return AttemptOutcome(None, error=f"UNAVAILABLE: {exc.__class__.__name__}: {exc}")
 
-    def _connection(self, key, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+    def _connection(self, key, timeout: float) -> http.client.HTTPConnection:
+        """This thread's open connection to the target, or a new one; raises _Stopping once closed."""
         pool = self._pool()
         connection = pool.get(key)
+        if connection is not None and _still_open(connection):
+            return connection
         if connection is not None:
-            return connection, True
+            self._discard(key)
+        with self._lock:
+            if self._closed:
+                raise _Stopping()
         scheme, host, port = key
         if scheme == "https":
             connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl.create_default_context())
         else:
             connection = http.client.HTTPConnection(host, port, timeout=timeout)
-        pool[key] = connection
+        # Connected here, never lazily inside request(): a connection close_all() closed must
+        # fail, not reopen itself untracked.
+        connection.auto_open = 0
+        try:
+            connection.connect()
+        except BaseException:
+            connection.close()
+            raise
         with self._lock:
+            if self._closed:  # close_all() ran while connecting
+                connection.close()
+                raise _Stopping()
             self._open.add(connection)
-        return connection, False
+        pool[key] = connection
+        return connection
 
     def _pool(self) -> dict:
         if not hasattr(self._local, "connections"):
@@ -182,8 +212,13 @@ class HttpDispatcher:
                 self._open.discard(connection)
             connection.close()
 
+    @property
+    def closed(self) -> bool:
+        with self._lock:
+            return self._closed
+
     def close_all(self) -> None:
-        """Ends every connection, including ones a worker is blocked on."""
+        """Ends every connection, including ones a worker is blocked on; none is opened after."""
         with self._lock:
             self._closed = True
             connections = list(self._open)
@@ -196,3 +231,17 @@ class HttpDispatcher:
                 except OSError:
                     pass
             connection.close()
+
+
+def _still_open(connection: http.client.HTTPConnection) -> bool:
+    """False when a pooled connection is unusable: closed here, or readable while idle (the
+    peer closed or reset it, or sent something unasked)."""
+    sock = connection.sock
+    if sock is None:
+        return False
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+    try:
+        return not poller.poll(0)
+    except OSError:
+        return False

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from google.protobuf import field_mask_pb2
 
-from .dispatcher import AttemptOutcome, DispatchRequest, HttpDispatcher, cloud_tasks_headers
+from .dispatcher import NOT_SENT_STOPPING, AttemptOutcome, DispatchRequest, HttpDispatcher, cloud_tasks_headers
 from .errors import QUEUE_NOT_FOUND, already_exists, failed_precondition, invalid, not_found
 from .fate import FateLog, fate_record
 from .names import parse_parent, parse_queue_name, parse_task_name, short_id
@@ -31,6 +31,15 @@ log = logging.getLogger(__name__)
 MAX_QUEUES_PAGE = 9800
 MAX_TASKS_PAGE = 1000
 _IDLE_WAKE_SECONDS = 5.0  # also how often expired tombstones are forgotten
+
+
+@dataclass(frozen=True)
+class _AttemptUndo:
+    """What _begin_attempt changed, to put a task back as it was when its attempt is never sent."""
+
+    last_attempt: bytes | None  # None: the task had no attempt before
+    first_attempt_time: float | None
+    had_first_attempt: bool
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,7 @@ class Engine:
         self._sequence = 0
         self._busy_workers = 0
         self._stopping = False
+        self._store_closed = False
         self._loop = threading.Thread(target=self._dispatch_loop, name="cloudtasks-scheduler", daemon=True)
 
     # ----- lifecycle -------------------------------------------------------------------------
@@ -95,7 +105,9 @@ class Engine:
         self._dispatcher.close_all()
         self._workers.stop(timeout)
         self._fate_log.stop()
-        self._store.close()
+        with self._cond:
+            self._store_closed = True  # a worker still finishing must not write to a closed store
+            self._store.close()
 
     # ----- queues ----------------------------------------------------------------------------
 
@@ -226,9 +238,9 @@ class Engine:
             record = self._task(name)
             queue = self._queues[record.queue_name]
             record.due_sequence = -1  # any waiting heap entry is stale now
-            request = self._begin_attempt(record, queue, time.time())
+            request, undo = self._begin_attempt(record, queue, time.time())
             shown = task_view(record, view)
-        self._workers.submit(lambda: self._attempt(request, record, queue))
+        self._workers.submit(lambda: self._attempt(request, record, queue, undo))
         return shown
 
     # ----- inspection for the local stack and tests ------------------------------------------
@@ -294,9 +306,14 @@ class Engine:
         if names:
             self._store.delete_tasks(names, expires)
 
-    def _begin_attempt(self, record: TaskRecord, queue: QueueState, now: float) -> DispatchRequest:
+    def _begin_attempt(self, record: TaskRecord, queue: QueueState, now: float) -> tuple[DispatchRequest, _AttemptUndo]:
         """Counts an attempt as dispatched (as the Task fields show it) and builds its request."""
         task = record.task
+        undo = _AttemptUndo(
+            task.last_attempt.SerializeToString() if task.HasField("last_attempt") else None,
+            record.first_attempt_time,
+            task.HasField("first_attempt"),
+        )
         retry_count = task.dispatch_count
         task.dispatch_count += 1
         if not task.HasField("first_attempt"):
@@ -310,7 +327,7 @@ class Engine:
         self._busy_workers += 1
         self._store.save_task(record)
         http = task.http_request
-        return DispatchRequest(
+        request = DispatchRequest(
             task_name=record.name,
             queue_id=short_id(queue.name),
             task_id=short_id(record.name),
@@ -328,9 +345,15 @@ class Engine:
             oidc_email=http.oidc_token.service_account_email if http.HasField("oidc_token") else None,
             oauth_email=http.oauth_token.service_account_email if http.HasField("oauth_token") else None,
         )
+        return request, undo
 
-    def _attempt(self, request: DispatchRequest, record: TaskRecord, queue: QueueState) -> None:
-        """Runs in a worker: one HTTP attempt, then its result applied to the task."""
+    def _attempt(self, request: DispatchRequest, record: TaskRecord, queue: QueueState, undo: _AttemptUndo) -> None:
+        """Runs in a worker: one HTTP attempt, then its result applied to the task. A job picked
+        up once the emulator is stopping sends nothing (the dispatcher refuses too, should the
+        stop begin while it connects): the task is kept as it was for the next start."""
+        if self._stopping:
+            self._finish_attempt(record, queue, NOT_SENT_STOPPING, undo)
+            return
         try:
             bearer = None
             if request.oidc_email:
@@ -341,13 +364,16 @@ class Engine:
         except Exception as exc:  # never lose the bookkeeping of an attempt
             log.exception("dispatch of %s failed", request.task_name)
             outcome = AttemptOutcome(None, error=f"INTERNAL: {exc}")
-        self._finish_attempt(record, queue, outcome)
+        self._finish_attempt(record, queue, outcome, undo)
 
-    def _finish_attempt(self, record: TaskRecord, queue: QueueState, outcome: AttemptOutcome) -> None:
+    def _finish_attempt(self, record: TaskRecord, queue: QueueState, outcome: AttemptOutcome, undo: _AttemptUndo) -> None:
         with self._cond:
             queue.in_flight -= 1
             self._busy_workers -= 1
             self._cond.notify_all()
+            if not outcome.sent:
+                self._undo_attempt(record, queue, undo)
+                return
             if self._stopping:
                 return  # cut by the stop: the stored task is dispatched again after a restart
             if self._tasks.get(record.name) is not record:
@@ -378,6 +404,25 @@ class Engine:
                 delay = max(delay, min(outcome.retry_after, policy.max_backoff))
             task.schedule_time.CopyFrom(make_timestamp(now + delay))
             self._store.save_task(record)
+            self._make_due(record, queue, record.schedule_time)
+
+    def _undo_attempt(self, record: TaskRecord, queue: QueueState, undo: _AttemptUndo) -> None:
+        """An attempt refused before it was sent counts for nothing: the task is stored as it was
+        and stays due (dispatched at the next start when the emulator is stopping)."""
+        if self._tasks.get(record.name) is not record:
+            return
+        record.in_flight -= 1
+        task = record.task
+        task.dispatch_count -= 1
+        task.ClearField("last_attempt")
+        if undo.last_attempt is not None:
+            task.last_attempt.ParseFromString(undo.last_attempt)
+        if not undo.had_first_attempt:
+            task.ClearField("first_attempt")
+        record.first_attempt_time = undo.first_attempt_time
+        if not self._store_closed:
+            self._store.save_task(record)
+        if not self._stopping:
             self._make_due(record, queue, record.schedule_time)
 
     # ----- the dispatch loop -----------------------------------------------------------------
@@ -419,8 +464,8 @@ class Engine:
             queue.bucket.take(now_mono)
             queue.pop_due()
             record.due_sequence = -1
-            request = self._begin_attempt(record, queue, now)
-            self._workers.submit(lambda r=request, rec=record, q=queue: self._attempt(r, rec, q))
+            request, undo = self._begin_attempt(record, queue, now)
+            self._workers.submit(lambda r=request, rec=record, q=queue, u=undo: self._attempt(r, rec, q, u))
 
     def _forget_expired_tombstones(self, now: float) -> None:
         for tombstones in (self._task_tombstones, self._queue_tombstones):

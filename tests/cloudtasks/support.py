@@ -130,3 +130,122 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
+
+
+class RawTarget:
+    """A keep-alive HTTP/1.1 target on raw sockets (127.0.0.1) for faults http.server cannot
+    make: `plan(path, index) -> "ok" | "reset" | "ok_then_close"` decides, per request to a path,
+    to answer 200 and keep the connection, to read the request and then reset the connection
+    (SO_LINGER 0: an RST, no answer), or to answer 200 and then close the connection at once (a
+    target ending an idle keep-alive connection)."""
+
+    def __init__(self, plan: Callable[[str, int], str]):
+        import socket
+
+        self._socket_module = socket
+        self._plan = plan
+        self._cond = threading.Condition()
+        self._received: dict[str, list[Received]] = defaultdict(list)
+        self._connections: list = []
+        self._threads: list[threading.Thread] = []
+        self.connections_accepted = 0
+        self.connections_closed = 0  # by the target's side
+        self._closing = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self._accepting = threading.Thread(target=self._accept, name="test-raw-target", daemon=True)
+        self._accepting.start()
+
+    @property
+    def port(self) -> int:
+        return self._listener.getsockname()[1]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def received(self, path: str) -> list[Received]:
+        with self._cond:
+            return list(self._received[path])
+
+    def wait_for(self, path: str, count: int, timeout: float) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._received[path]) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"{path}: {len(self._received[path])} of {count} requests within {timeout} s")
+                self._cond.wait(remaining)
+            return list(self._received[path][:count])
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            connection.settimeout(5)
+            thread = threading.Thread(target=self._serve, args=(connection,), name="test-raw-target-conn", daemon=True)
+            with self._cond:
+                self.connections_accepted += 1
+                self._connections.append(connection)
+                self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, connection) -> None:
+        socket = self._socket_module
+        reader = connection.makefile("rb")
+        try:
+            while not self._closing.is_set():
+                request_line = reader.readline(65536)
+                if not request_line:
+                    return
+                method, target_path, _ = request_line.decode("latin-1").split(" ", 2)
+                headers = {}
+                while True:
+                    line = reader.readline(65536).decode("latin-1")
+                    if line in ("\r\n", "\n", ""):
+                        break
+                    key, _, value = line.partition(":")
+                    headers[key.strip()] = value.strip()
+                length = int(headers.get("Content-Length") or 0)
+                body = reader.read(length) if length else b""
+                path = target_path.split("?", 1)[0]
+                with self._cond:
+                    index = len(self._received[path])
+                    self._received[path].append(Received(path, method, headers, body, time.monotonic()))
+                    self._cond.notify_all()
+                action = self._plan(path, index)
+                if action == "reset":
+                    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct_linger_zero())
+                    return
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                if action == "ok_then_close":
+                    return
+        except OSError:
+            return
+        finally:
+            reader.close()
+            connection.close()
+            with self._cond:
+                self.connections_closed += 1
+
+    def close(self) -> None:
+        self._closing.set()
+        self._accepting.join(5)
+        self._listener.close()
+        with self._cond:
+            connections, threads = list(self._connections), list(self._threads)
+        for connection in connections:
+            try:
+                connection.shutdown(self._socket_module.SHUT_RDWR)
+            except OSError:
+                pass
+        for thread in threads:
+            thread.join(5)
+
+
+def struct_linger_zero() -> bytes:
+    """SO_LINGER on, 0 s: close() then sends an RST instead of a FIN."""
+    import struct
+
+    return struct.pack("ii", 1, 0)
