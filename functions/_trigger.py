@@ -2,7 +2,8 @@
 
 - PermanentError (bad input, unreadable document): logged, acknowledged (2xx): a retry cannot help,
   and the document already says why it failed.
-- TransientError: 503, so Pub/Sub / Cloud Tasks / Eventarc retry, then dead-letter.
+- TransientError: 503, so Pub/Sub / Cloud Tasks / Eventarc retry, then dead-letter (with a
+  Retry-After when the error carries a hint: Cloud Tasks considers it, Pub/Sub push ignores it).
 - Anything else is a bug: 500 (retried, then dead-lettered), with the stack trace logged.
 """
 
@@ -34,7 +35,8 @@ def handling(function: str, **context):
             return
         except TransientError as err:
             log.warning("will be retried", reason=err.reason, detail=err.detail, costs=dict(costs))
-            raise ServiceUnavailable(err.reason) from None
+            # A hint (a busy step: its lease's remaining time) goes out as Retry-After.
+            raise ServiceUnavailable(err.reason, retry_after=getattr(err, "retry_after_s", None)) from None
         except Exception:
             log.exception("unexpected error, will be retried", costs=dict(costs))
             raise InternalServerError("internal error") from None

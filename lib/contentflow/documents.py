@@ -8,8 +8,11 @@ Every transition is a pure function here, applied by the store inside a Firestor
 so duplicate and out-of-order deliveries are decided in one place:
 - a step already succeeded, or a document already terminal: the delivery is a duplicate (no effect);
 - a step not yet queued (its predecessor has not finished): not ready, retry later;
-- a step running under a live lease: another delivery owns it (no effect); after the lease
-  expires (the instance died), the next delivery or the sweeper takes it over;
+- a step running under a live lease: another delivery owns it (busy: retried, not acknowledged,
+  with the lease's remaining time as a hint); after the lease expires (the instance died), the
+  next delivery or the sweeper takes it over;
+- a duplicate resends the next step's hand-on only if it was lost (`lost_hand_on`), and records
+  the resend, as the sweeper records a re-drive (`redrive`): hand-ons do not multiply;
 - completing or failing an attempt that is no longer the current one: stale (no effect).
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import secrets
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -71,6 +75,12 @@ class StepRecord(BaseModel):
     first_started_at: datetime | None = None  # the first attempt (Cloud Tasks counts its retry duration from it)
     duration_ms: int | None = None
     error: str | None = None
+    # Hand-ons sent again for this step while it waited, queued and never started (by a duplicate
+    # delivery or the sweeper): how many, and the last, so a resend is rate-bounded and a
+    # hand-on still in flight is not mistaken for a lost one.
+    redrives: int = Field(default=0, ge=0)
+    redriven_at: datetime | None = None
+    hand_on_failed_at: datetime | None = None  # the last hand-on's publish is known to have failed
 
 
 class Source(BaseModel):
@@ -117,8 +127,9 @@ class Document(BaseModel):
     # A done document the backfill could not re-embed for good (its chunks are gone, say): the
     # space it failed for and why, so later passes skip it instead of retrying it forever.
     reembed_failed: dict | None = None
-    # Outbox: set with the terminal failure, cleared once `document.failed` is published, so an
-    # event lost to a failed publish is sent again by the sweeper rather than never.
+    # Outbox: set with the terminal state (done or failed), cleared once its event
+    # (`document.processed` / `document.failed`) is published, so an event lost to a failed
+    # publish is sent again by the sweeper rather than never (events.py).
     event_pending_since: datetime | None = None
 
     @property
@@ -139,26 +150,73 @@ class Decision(BaseModel):
     """What a transition decided. `document` is the new state to write (None: write nothing)."""
 
     outcome: Literal["run", "duplicate", "busy", "not_ready", "gave_up", "completed", "stale", "failed", "released",
-                     "created", "reindexed", "retried", "conflict"]
+                     "created", "reindexed", "retried", "conflict", "redriven", "marked"]
     document: Document | None = None
     attempt: int = 0
     detail: str = ""
-    # A duplicate delivery that finds the next step queued and never started: its hand-on may have
-    # been lost (the publish failed after the commit), so the delivery sends it again.
+    # A duplicate delivery that finds the next step queued and never started, its hand-on lost
+    # (see lost_hand_on): the delivery sends it again (the resend is recorded in `document`).
     hand_on: str | None = None
     trace_id: str | None = None
+    # `busy`: seconds until the owner's lease expires (when a redelivery can take the step over).
+    retry_after_s: int | None = None
 
 
-def _unstarted(doc: Document, step_name: str | None) -> str | None:
-    """`step_name` if the document waits in it, queued and never attempted."""
+# How long a hand-on may stay queued and unstarted before a duplicate delivery takes it for lost
+# and sends it again. Under a backlog a hand-on legitimately waits longer: the resend is recorded,
+# so it happens at most once per grace period whatever the number of duplicates.
+HAND_ON_GRACE_S = 120
+
+
+def lost_hand_on(doc: Document, step_name: str | None, now: datetime) -> str | None:
+    """`step_name` if the document waits in it, queued and never attempted, and its last hand-on
+    is known to have failed or was sent more than HAND_ON_GRACE_S ago (else it is in flight)."""
     rec = doc.steps.get(step_name) if step_name else None
-    return step_name if rec is not None and rec.state == StepState.queued and rec.attempts == 0 else None
+    if rec is None or rec.state != StepState.queued or rec.attempts != 0:
+        return None
+    sent = [t for t in (rec.queued_at, rec.redriven_at) if t is not None]
+    last_sent = max(sent) if sent else None
+    if last_sent is None or (rec.hand_on_failed_at is not None and rec.hand_on_failed_at >= last_sent):
+        return step_name
+    return step_name if (now - last_sent).total_seconds() >= HAND_ON_GRACE_S else None
 
 
-def register(existing: Document | None, doc_id: str, source: Source, spec: PipelineSpec, now: datetime) -> Decision:
+def _resent(doc: Document, step_name: str, now: datetime) -> Document:
+    """The document with a resent hand-on recorded on its step (the sweeper's next look counts
+    from now)."""
+    doc = doc.model_copy(deep=True)
+    rec = doc.steps[step_name]
+    rec.redrives += 1
+    rec.redriven_at = now
+    doc.updated_at = now
+    return doc
+
+
+def _duplicate(doc: Document, next_step: str | None, detail: str, now: datetime) -> Decision:
+    """A duplicate delivery; it resends the next step's hand-on only if that one was lost."""
+    lost = lost_hand_on(doc, next_step, now)
+    return Decision(outcome="duplicate", detail=detail, hand_on=lost, trace_id=doc.trace_id,
+                    document=_resent(doc, lost, now) if lost else None)
+
+
+def hand_on_failed(doc: Document | None, step_name: str, now: datetime) -> Decision:
+    """The hand-on to `step_name` could not be published: marked, so the redelivery that the
+    failing function asks for resends it at once instead of waiting out the grace period."""
+    rec = doc.steps.get(step_name) if doc is not None and not doc.terminal else None
+    if rec is None or rec.state != StepState.queued or rec.attempts != 0:
+        return Decision(outcome="stale", detail=f"step {step_name} is no longer waiting for its hand-on")
+    doc = doc.model_copy(deep=True)
+    doc.steps[step_name].hand_on_failed_at = now
+    return Decision(outcome="marked", document=doc)
+
+
+def register(existing: Document | None, doc_id: str, source: Source, spec: PipelineSpec, now: datetime,
+             resend_lost_hand_on: bool = True) -> Decision:
     if existing is not None:
-        return Decision(outcome="duplicate", detail=f"already registered ({existing.status})",
-                        hand_on=_unstarted(existing, spec.first_step().name), trace_id=existing.trace_id)
+        detail = f"already registered ({existing.status})"
+        if not resend_lost_hand_on:
+            return Decision(outcome="duplicate", detail=detail, trace_id=existing.trace_id)
+        return _duplicate(existing, spec.first_step().name, detail, now)
     first = spec.first_step().name
     doc = Document(
         id=doc_id,
@@ -196,7 +254,8 @@ def begin_fetch(doc: Document | None, now: datetime, lease_s: float, max_attempt
     if doc.status != "fetching" or rec is None:
         return Decision(outcome="duplicate", detail=f"document already {doc.status}")
     if rec.state == StepState.running and rec.lease_until and rec.lease_until > now:
-        return Decision(outcome="busy", detail=f"fetch running until {rec.lease_until.isoformat()}")
+        return Decision(outcome="busy", detail=f"fetch running until {rec.lease_until.isoformat()}",
+                        retry_after_s=math.ceil((rec.lease_until - now).total_seconds()))
     doc = doc.model_copy(deep=True)
     rec = doc.steps[FETCH_STEP]
     if rec.attempts >= max_attempts:
@@ -262,10 +321,10 @@ def begin_step(doc: Document | None, step_name: str, spec: PipelineSpec, now: da
         return Decision(outcome="not_ready", detail=f"step {step_name} not queued yet (status {doc.status})")
     if rec.state in (StepState.succeeded, StepState.failed):
         nxt = spec.next_step(step_name) if rec.state == StepState.succeeded else None
-        return Decision(outcome="duplicate", detail=f"step {step_name} already {rec.state.value}",
-                        hand_on=_unstarted(doc, nxt.name if nxt else None), trace_id=doc.trace_id)
+        return _duplicate(doc, nxt.name if nxt else None, f"step {step_name} already {rec.state.value}", now)
     if rec.state == StepState.running and rec.lease_until and rec.lease_until > now:
-        return Decision(outcome="busy", detail=f"step {step_name} running until {rec.lease_until.isoformat()}")
+        return Decision(outcome="busy", detail=f"step {step_name} running until {rec.lease_until.isoformat()}",
+                        retry_after_s=math.ceil((rec.lease_until - now).total_seconds()))
     step = spec.step(step_name)
     doc = doc.model_copy(deep=True)
     rec = doc.steps[step_name]
@@ -308,6 +367,7 @@ def complete_step(
     nxt = spec.next_step(step_name)
     if nxt is None:
         doc.status = "done"
+        doc.event_pending_since = now  # outbox: `document.processed` goes out after this commit
     else:
         doc.steps[nxt.name] = StepRecord(queued_at=now)
         doc.status = nxt.status
@@ -377,8 +437,19 @@ def reembed_refused(doc: Document | None, space_key: str, reason: str, now: date
     return Decision(outcome="failed", document=doc.model_copy(deep=True, update={"reembed_failed": failed}), detail=reason)
 
 
+def redrive(doc: Document | None, spec: PipelineSpec, now: datetime) -> Decision:
+    """The sweeper re-drives a stuck document: decided again on the current record and recorded
+    (redrives, redriven_at, and updated_at, from which the next re-drive waits stuck_after_s), so
+    repeated or concurrent sweeps re-send a hand-on at most once per stuck period."""
+    step = stuck_step(doc, spec, now) if doc is not None else None
+    if step is None:
+        return Decision(outcome="stale", detail="not stuck (any more)")
+    return Decision(outcome="redriven", document=_resent(doc, step, now), hand_on=step, trace_id=doc.trace_id)
+
+
 def stuck_step(doc: Document, spec: PipelineSpec, now: datetime) -> str | None:
-    """The step a non-terminal document is stuck in, or None if it is moving."""
+    """The step a non-terminal document is stuck in, or None if it is moving. A re-drive touches
+    `updated_at`, so a document is stuck again only stuck_after_s after its last re-drive."""
     if doc.terminal:
         return None
     if doc.status == "fetching":  # a URL document: its fetch task may have been lost

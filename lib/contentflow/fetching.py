@@ -11,7 +11,7 @@ from contentflow import documents as sm
 from contentflow.documents import FETCH_STEP, Decision, Source
 from contentflow.errors import ContentflowError, TransientError
 from contentflow.events import Announcer
-from contentflow.intake import safe_filename
+from contentflow.intake import mark_hand_on_failed, safe_filename
 from contentflow.logs import annotate, bind, get_logger
 from contentflow.messages import VIA_METADATA_KEY
 
@@ -40,6 +40,10 @@ class UrlIngestion:
             lease_s = self.spec.functions["fetch"].runtime.timeout_s
             begun = self.store.transition(doc_id, lambda cur: sm.begin_fetch(cur, self.clock(), lease_s,
                                                                            self.settings.url_fetch.max_attempts))
+            if begun.outcome == "busy":  # another delivery holds the lease: retried, not acknowledged
+                from contentflow.pipeline import StepBusy
+
+                raise StepBusy(begun.detail, retry_after_s=begun.retry_after_s)
             if begun.outcome not in ("run", "gave_up"):
                 log.info("delivery ignored", outcome=begun.outcome, detail=begun.detail)
                 return begun
@@ -64,7 +68,13 @@ class UrlIngestion:
                 done = self.store.transition(doc_id, lambda cur: sm.fetched(cur, begun.attempt, source, self.spec, self.clock()))
                 if done.outcome == "completed":
                     log.info("url fetched", size=stored.size, content_type=stored.content_type)
-                    self.dispatcher.hand_on(doc_id, done.hand_on, doc.trace_id)
+                    try:
+                        self.dispatcher.hand_on(doc_id, done.hand_on, doc.trace_id)
+                    except TransientError:
+                        # Recorded, so the upload event's duplicate registration (or the sweeper)
+                        # resends it without waiting for the grace period.
+                        mark_hand_on_failed(self.store, doc_id, done.hand_on, self.clock)
+                        raise
                 return done
 
     def _failed(self, doc_id: str, attempt: int, reason: str, retryable: bool) -> Decision:

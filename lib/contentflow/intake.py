@@ -10,11 +10,20 @@ from datetime import datetime
 
 from contentflow import documents as sm
 from contentflow.documents import Decision, Source
-from contentflow.errors import InvalidInput
+from contentflow.errors import InvalidInput, TransientError
 from contentflow.logs import annotate, bind, get_logger
 from contentflow.messages import VIA_METADATA_KEY, StorageObject
 
 log = get_logger("contentflow.intake")
+
+
+def mark_hand_on_failed(store, doc_id: str, step_name: str, clock) -> None:
+    """Best effort: records that a hand-on's publish failed, so the redelivery the caller asks for
+    resends it at once (if this write fails too, the resend waits for the grace period)."""
+    try:
+        store.transition(doc_id, lambda cur: sm.hand_on_failed(cur, step_name, clock()))
+    except TransientError as err:
+        log.warning("could not record the failed hand-on", error=err.reason)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 # Objects the URL fetcher stores for a document recorded at submission: `url/<document id>/<name>`.
 URL_OBJECT = re.compile(r"^url/([0-9a-f]{32})/[^/]+$")
@@ -55,16 +64,22 @@ class Intake:
                         size=obj.size, content_type=obj.contentType, uploaded_at=obj.timeCreated, via=via)
         annotate(document_id=doc_id)
         with bind(document_id=doc_id):
-            decision = self.store.transition(doc_id, lambda cur: sm.register(cur, doc_id, source, self.spec, self.clock()))
+            decision = self.store.transition(doc_id, lambda cur: sm.register(cur, doc_id, source, self.spec, self.clock(),
+                                                                              resend_lost_hand_on))
             if decision.outcome == "created":
                 doc = decision.document
                 annotate(trace_id=doc.trace_id)
                 with bind(trace_id=doc.trace_id):
                     log.info("document registered", source=f"gs://{obj.bucket}/{obj.name}", size=obj.size, via=via)
-                    self.dispatcher.hand_on(doc.id, self.spec.first_step().name, doc.trace_id)
+                    first = self.spec.first_step().name
+                    try:
+                        self.dispatcher.hand_on(doc.id, first, doc.trace_id)
+                    except TransientError:
+                        mark_hand_on_failed(self.store, doc.id, first, self.clock)
+                        raise
             else:
                 log.info("duplicate upload event ignored", detail=decision.detail)
-                if resend_lost_hand_on and decision.hand_on:
+                if decision.hand_on:  # lost (see documents.lost_hand_on); the resend is recorded
                     with bind(trace_id=decision.trace_id):
                         self.dispatcher.hand_on(doc_id, decision.hand_on, decision.trace_id)
                         log.warning("next step handed on again: it was queued but never started", next_step=decision.hand_on)
@@ -87,7 +102,7 @@ class Intake:
         # If this call wrote the object, its own upload event hands the document on: a duplicate
         # registration here is that race, not a lost hand-on.
         decision = self.register_object(obj, resend_lost_hand_on=not stored.created)
-        if decision.document is None:  # already registered: answer with what is there
+        if decision.outcome != "created":  # already registered: answer with what is there
             doc_id = document_id_of(obj)
             # The upload event for the object written just now may have registered it first:
             # that is still this submission, not a duplicate of an earlier one.

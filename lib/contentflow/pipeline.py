@@ -12,11 +12,22 @@ from contentflow import documents as sm
 from contentflow.documents import Decision, Document
 from contentflow.errors import ContentflowError, NotReady, TransientError
 from contentflow.events import OUTPUT_TOPIC, Announcer  # noqa: F401  (OUTPUT_TOPIC re-exported)
+from contentflow.intake import mark_hand_on_failed
 from contentflow.logs import annotate, bind, get_logger
 from contentflow.spec import QueueRetry
 
 log = get_logger("contentflow.pipeline")
 DURATION_MARGIN_S = 1.0  # see QueueAttempt.is_last
+
+
+class StepBusy(TransientError):
+    """The step runs under another delivery's live lease: retry, after `retry_after_s` (the
+    lease's remaining time) where the trigger honours a Retry-After (Cloud Tasks considers it on a
+    503; a Pub/Sub push subscription follows its own retry policy)."""
+
+    def __init__(self, reason: str, retry_after_s: int | None = None):
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,14 @@ class Pipeline:
             begun = self.store.transition(doc_id, lambda cur: sm.begin_step(cur, step_name, self.spec, self.clock(), lease_s))
             if begun.outcome == "not_ready":
                 raise NotReady(begun.detail)
-            if begun.outcome in ("duplicate", "busy"):
+            if begun.outcome == "busy":
+                # Not acknowledged: if the owner is alive this delivery is a duplicate that the
+                # retry will find done (or the dead-letter path finds busy and ignores); if the
+                # owner died, the first retry after its lease expires takes the step over, with
+                # no wait for the sweeper.
+                log.info("step busy, delivery to be retried", detail=begun.detail, retry_after_s=begun.retry_after_s)
+                raise StepBusy(begun.detail, retry_after_s=begun.retry_after_s)
+            if begun.outcome == "duplicate":
                 log.info("delivery ignored", outcome=begun.outcome, detail=begun.detail)
                 self._resend_hand_on(doc_id, begun)
                 return begun
@@ -93,11 +111,8 @@ class Pipeline:
                                                 f"{type(err).__name__}", True, self._last_task_attempt(queue_attempt, first_started))
                 nxt = self.spec.next_step(step_name)
                 try:
-                    if nxt is None:
-                        # Last step: the output event goes out before `done` is written, so a crash in
-                        # between re-runs the step (a duplicate event with the same id), never loses it.
-                        final_doc = doc.model_copy(update={**updates, "status": "done", "updated_at": self.clock()})
-                        self.announcer.announce(final_doc, "document.processed")
+                    # The last step commits `done` with an outbox mark before `document.processed`
+                    # goes out (below): the event is only ever sent for a record that says done.
                     done = self.store.transition(doc_id, lambda cur: sm.complete_step(cur, step_name, begun.attempt, updates, self.spec, self.clock()))
                 except TransientError as err:
                     # The work is done but not recorded: give the step back, so the retry this
@@ -109,8 +124,16 @@ class Pipeline:
                     return done
                 rec = done.document.steps[step_name]
                 log.info("step succeeded", duration_ms=rec.duration_ms, status=done.document.status)
-                if nxt is not None:
-                    self.dispatcher.hand_on(doc_id, nxt.name, doc.trace_id)
+                if nxt is None:
+                    # A failed publish leaves the mark: the sweeper sends it (a redelivery would
+                    # find the document done), so the delivery is acknowledged either way.
+                    self.announcer.announce_outcome(done.document)
+                else:
+                    try:
+                        self.dispatcher.hand_on(doc_id, nxt.name, doc.trace_id)
+                    except TransientError:
+                        mark_hand_on_failed(self.store, doc_id, nxt.name, self.clock)
+                        raise
                 return done
 
     def _last_task_attempt(self, attempt: QueueAttempt | None, first_started: datetime | None) -> bool:
@@ -127,7 +150,7 @@ class Pipeline:
         if decision.hand_on:
             with bind(trace_id=decision.trace_id):
                 self.dispatcher.hand_on(doc_id, decision.hand_on, decision.trace_id)
-                log.warning("next step handed on again: it was queued but never started", next_step=decision.hand_on)
+                log.warning("next step handed on again: its hand-on was lost", next_step=decision.hand_on)
 
     def _record_failure(self, doc_id: str, step_name: str, attempt: int, reason: str, retryable: bool,
                         final_delivery: bool = False) -> Decision:

@@ -120,6 +120,33 @@ def _deliver(stack, step: str, doc_id: str) -> None:
         f"projects/{stack.project_id}/topics/{topic}", message, document_id=doc_id, step=step).result(timeout=10)
 
 
+def test_a_busy_delivery_is_retried_and_takes_over_once_the_lease_expires(stack, db, inbox, wait_status):
+    """The step's owner died without giving its lease back: a delivery that finds it busy answers
+    503 (with the lease's remaining time as Retry-After), so Pub/Sub redelivers it, and the first
+    redelivery after the lease expires takes the step over: done without the sweeper."""
+    import base64
+
+    import requests
+
+    lease_s = 2.0
+    doc_id = _stuck_document(stack, db, inbox, f"owner died {uuid.uuid4().hex}".encode(), running=True)
+    now = sm.utcnow()
+    db.collection("documents").document(doc_id).update(
+        {"updated_at": now, "steps.extract.lease_until": now + timedelta(seconds=lease_s)})  # not the sweeper's business
+    message = json.dumps({"document_id": doc_id, "step": "extract"}).encode()
+    push = {"message": {"data": base64.b64encode(message).decode(), "messageId": uuid.uuid4().hex,
+                        "attributes": {"document_id": doc_id, "step": "extract"}},
+            "subscription": f"projects/{stack.project_id}/subscriptions/test-push"}
+    response = requests.post(stack.function_url("extract"), json=push, timeout=30)
+    assert response.status_code == 503, (response.status_code, response.text)
+    assert 1 <= int(response.headers["Retry-After"]) <= lease_s + 1
+    _deliver(stack, "extract", doc_id)  # Pub/Sub's redelivery: busy (503) until the lease expires
+    record = wait_status(doc_id, timeout=60)
+    assert record["status"] == "done", record.get("error")
+    assert record["steps"]["extract"]["attempts"] == 2  # the dead owner's, then the takeover
+    assert record["steps"]["extract"].get("redrives", 0) == 0  # no sweeper re-drive was needed
+
+
 def _in_process_pipeline(store=None, dispatcher=None):
     """The pipeline as a function instance builds it, against the stack's emulators, with one
     adapter swapped for a failing one."""

@@ -119,17 +119,54 @@ def test_a_late_dead_letter_does_not_undo_a_step_that_succeeded_or_runs_now():
     assert expired.outcome == "failed"  # the lease ran out: nobody is running it
 
 
-def test_a_duplicate_delivery_names_a_next_step_that_never_started():
+def test_a_duplicate_delivery_resends_a_hand_on_only_when_it_was_lost_and_records_it():
+    """A duplicate (an api submission's own upload event, a redelivery after the step finished)
+    resends the next step's hand-on only if that step is queued and never started AND its hand-on
+    failed or is older than the grace period (else it is in flight, e.g. behind a backlog); the
+    resend is written with the decision, so concurrent duplicates resend it once."""
     doc = registered()
-    again = sm.register(doc, doc.id, doc.source, SPEC, T0)
-    assert again.hand_on == "extract" and again.trace_id == doc.trace_id  # first hand-on may be lost
+    soon, late = T0 + timedelta(seconds=5), T0 + timedelta(seconds=sm.HAND_ON_GRACE_S)
+    again = sm.register(doc, doc.id, doc.source, SPEC, soon)
+    assert again.outcome == "duplicate" and again.hand_on is None and again.document is None  # in flight
+    lost = sm.register(doc, doc.id, doc.source, SPEC, late)
+    assert lost.hand_on == "extract" and lost.trace_id == doc.trace_id
+    resent = lost.document.steps["extract"]
+    assert resent.redrives == 1 and resent.redriven_at == late and lost.document.updated_at == late
+    # A concurrent duplicate decides on the record the first one wrote: no second resend.
+    assert sm.register(lost.document, doc.id, doc.source, SPEC, late).hand_on is None
+    assert sm.register(doc, doc.id, doc.source, SPEC, late, resend_lost_hand_on=False).hand_on is None
+    # A hand-on known to have failed is resent by the very next duplicate.
+    marked = sm.hand_on_failed(doc, "extract", soon)
+    assert marked.outcome == "marked"
+    assert sm.register(marked.document, doc.id, doc.source, SPEC, soon).hand_on == "extract"
     begun = sm.begin_step(doc, "extract", SPEC, T0, 60)
-    assert sm.register(begun.document, doc.id, doc.source, SPEC, T0).hand_on is None  # it started
+    assert sm.register(begun.document, doc.id, doc.source, SPEC, late).hand_on is None  # it started
+    assert sm.hand_on_failed(begun.document, "extract", soon).outcome == "stale"
     done = sm.complete_step(begun.document, "extract", 1, {}, SPEC, T0).document
-    dup = sm.begin_step(done, "extract", SPEC, T0, 60)
-    assert dup.outcome == "duplicate" and dup.hand_on == "analyse"
+    assert sm.begin_step(done, "extract", SPEC, soon, 60).hand_on is None  # handed on recently
+    dup = sm.begin_step(done, "extract", SPEC, late, 60)
+    assert dup.outcome == "duplicate" and dup.hand_on == "analyse" and dup.document.steps["analyse"].redrives == 1
     analysing = sm.begin_step(done, "analyse", SPEC, T0, 60).document
-    assert sm.begin_step(analysing, "extract", SPEC, T0, 60).hand_on is None
+    assert sm.begin_step(analysing, "extract", SPEC, late, 60).hand_on is None  # the next step started
+
+
+def test_the_sweeper_redrive_is_recorded_and_waits_a_stuck_period_before_the_next():
+    doc = registered()
+    stuck_after = timedelta(seconds=SPEC.step("extract").stuck_after_s)
+    assert sm.redrive(doc, SPEC, T0 + stuck_after / 2).outcome == "stale"  # queued, still in flight
+    first = sm.redrive(doc, SPEC, T0 + stuck_after)
+    assert first.outcome == "redriven" and first.hand_on == "extract"
+    rec = first.document.steps["extract"]
+    assert rec.redrives == 1 and rec.redriven_at == T0 + stuck_after and first.document.updated_at == T0 + stuck_after
+    # A second sweep (or a concurrent one) soon after sees the recorded re-drive.
+    assert sm.redrive(first.document, SPEC, T0 + stuck_after + timedelta(seconds=1)).outcome == "stale"
+    second = sm.redrive(first.document, SPEC, T0 + 2 * stuck_after)
+    assert second.outcome == "redriven" and second.document.steps["extract"].redrives == 2
+    # ... and a duplicate delivery right after a re-drive does not resend it again.
+    assert sm.register(second.document, doc.id, doc.source, SPEC, T0 + 2 * stuck_after).hand_on is None
+    running = sm.begin_step(doc, "extract", SPEC, T0, 60).document
+    assert sm.redrive(running, SPEC, T0 + timedelta(seconds=30)).outcome == "stale"  # under a live lease
+    assert sm.redrive(None, SPEC, T0).outcome == "stale"
 
 
 def url_document():
@@ -181,3 +218,34 @@ def test_retry_re_drives_a_failed_document_from_its_failed_step_with_fresh_attem
     url_failed = sm.fail_step(sm.begin_fetch(url_document(), T0, 60, 3).document, sm.FETCH_STEP, 1, "404", False, SPEC, T0)
     again = sm.retry_failed(url_failed.document, SPEC, T0)
     assert again.hand_on == sm.FETCH_STEP and again.document.status == "fetching"
+
+
+def walk(doc, steps, at=T0):
+    for name in steps:
+        begun = sm.begin_step(doc, name, SPEC, at, 60)
+        doc = sm.complete_step(begun.document, name, begun.attempt, {}, SPEC, at).document
+    return doc
+
+
+def test_done_is_committed_with_the_outbox_mark_and_can_never_fail():
+    """`document.processed` is published after `done` is written (the mark makes the sweeper send
+    it if that publish is lost); a done document refuses every failure, so it never announces both."""
+    before_last = walk(registered(), ("extract", "analyse"))
+    assert before_last.event_pending_since is None  # only a terminal state carries the mark
+    done = walk(before_last, ("index",), at=T0 + timedelta(seconds=5))
+    assert done.status == "done" and done.event_pending_since == T0 + timedelta(seconds=5)
+    for attempt in (None, done.steps["index"].attempts):
+        refused = sm.fail_step(done, "index", attempt, "late dead letter", False, SPEC, T0 + timedelta(hours=1))
+        assert refused.outcome == "stale" and refused.document is None
+    assert sm.retry_failed(done, SPEC, T0).outcome == "conflict"
+    assert sm.begin_step(done, "index", SPEC, T0, 60).outcome == "duplicate"
+
+
+def test_busy_says_when_the_lease_expires():
+    """A busy delivery is retried (not acknowledged) with the lease's remaining time as its hint;
+    after the lease, a delivery takes the step over (the owner died)."""
+    running = sm.begin_step(registered(), "extract", SPEC, T0, 60).document
+    busy = sm.begin_step(running, "extract", SPEC, T0 + timedelta(seconds=20.5), 60)
+    assert busy.outcome == "busy" and busy.document is None and busy.retry_after_s == 40
+    takeover = sm.begin_step(running, "extract", SPEC, T0 + timedelta(seconds=60), 60)
+    assert takeover.outcome == "run" and takeover.attempt == 2
