@@ -10,7 +10,7 @@ from datetime import datetime
 
 from contentflow import documents as sm
 from contentflow.documents import Decision, Document
-from contentflow.errors import ContentflowError, NotReady, TransientError
+from contentflow.errors import ContentflowError, NotReady, PermanentError, TransientError
 from contentflow.events import OUTPUT_TOPIC, Announcer  # noqa: F401  (OUTPUT_TOPIC re-exported)
 from contentflow.intake import mark_hand_on_failed
 from contentflow.logs import annotate, bind, get_logger
@@ -119,6 +119,11 @@ class Pipeline:
                     # answer asks for runs it again instead of finding it busy under our lease.
                     self._release(doc_id, step_name, begun.attempt, err.reason)
                     raise
+                except PermanentError as err:
+                    # Firestore refused the record with the updates (over 1 MiB): the same write is
+                    # refused on every retry. The failure is recorded without them, so it fits.
+                    log.error("step result refused", reason=err.reason, detail=err.detail)
+                    return self._record_failure(doc_id, step_name, begun.attempt, err.reason, False)
                 if done.outcome != "completed":
                     log.warning("result discarded", detail=done.detail)
                     return done

@@ -9,11 +9,13 @@ from google.api_core import exceptions as gexc
 from google.api_core import retry as retries
 
 from contentflow.documents import Decision, Document
-from contentflow.errors import TransientError
+from contentflow.errors import PermanentError, TransientError
 from contentflow.metering import count
 
 FIRESTORE_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError,
                        gexc.TooManyRequests, gexc.Aborted, gexc.GatewayTimeout, gexc.RetryError)  # RetryError: retries ran out
+RECORD_TOO_LARGE = "the document's record would exceed Firestore's 1 MiB limit"
+RECORD_REFUSED = "Firestore refused the document's record as invalid"
 
 
 class DocumentStore:
@@ -62,6 +64,12 @@ class DocumentStore:
             if "Failed to commit transaction" not in str(err):
                 raise
             raise TransientError("Firestore contention", detail=str(err)) from err
+        except gexc.InvalidArgument as err:
+            # Firestore refuses the write (a record over 1 MiB, a field too long): the same write
+            # is refused every time, so a retry cannot help. The failure recorded next writes the
+            # record without the step's updates, which fits.
+            raise PermanentError(RECORD_TOO_LARGE if "size" in str(err) or "longer than" in str(err)
+                                 else RECORD_REFUSED, detail=str(err)) from err
 
     def event_sent(self, doc_id: str) -> None:
         """Clears the outbox mark once the failure event is out (a plain update: nothing else

@@ -10,8 +10,9 @@ import time
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from contentflow.errors import UnreadableDocument
 from contentflow.extraction import deferred, detect, fmt
@@ -29,29 +30,68 @@ WORKER_LIMITS = (
 )
 
 
+# Bounds on everything but the text (which goes to the processed bucket): the statistics go on
+# the Firestore record, which must stay under 1 MiB whatever a file's metadata holds (a DOCX's core
+# properties can hold megabytes). Enforced here, in the model every parser's output goes through,
+# so a new parser cannot forget them: longer values are cut (with an ellipsis), not refused.
+MAX_METADATA_CHARS = 1000  # title, author
+MAX_NAME_CHARS = 100  # MIME type, extractor, encoding, language tags, hashes
+MAX_PREVIEW_CHARS = 10_000
+MAX_WARNINGS = 20
+MAX_WARNING_CHARS = 300
+MAX_PAGE_COUNT = 10_000_000  # beyond any real document (and inside Firestore's 64-bit integers)
+
+
+def _cut(max_chars: int) -> BeforeValidator:
+    def cut(value):
+        if isinstance(value, str) and len(value) > max_chars:
+            return value[: max_chars - 1].rstrip() + "…"
+        return value
+    return BeforeValidator(cut)
+
+
+def _few_warnings(value):
+    if isinstance(value, list) and len(value) > MAX_WARNINGS:
+        more = len(value) - (MAX_WARNINGS - 1)
+        return [*value[: MAX_WARNINGS - 1], f"and {more:,} more warnings"]
+    return value
+
+
+def _sensible_count(value):
+    # A page count no document has (a DOCX's app.xml says what it likes) is no information.
+    return value if value is None or (isinstance(value, int) and 0 <= value <= MAX_PAGE_COUNT) else None
+
+
+Metadata = Annotated[str | None, _cut(MAX_METADATA_CHARS)]
+Name = Annotated[str, _cut(MAX_NAME_CHARS)]
+OptionalName = Annotated[str | None, _cut(MAX_NAME_CHARS)]
+Warnings = Annotated[list[Annotated[str, _cut(MAX_WARNING_CHARS)]], BeforeValidator(_few_warnings)]
+
+
 class Extraction(BaseModel):
     text: str
-    mime_type: str
-    extractor: str  # what read the text, e.g. "pypdfium2+tesseract", "pypdfium2+gemini", "gemini"
-    content_sha256: str  # of the input bytes
+    mime_type: Name
+    extractor: Name  # what read the text, e.g. "pypdfium2+tesseract", "pypdfium2+gemini", "gemini"
+    content_sha256: Name  # of the input bytes
     word_count: int
-    page_count: int | None = None
-    title: str | None = None
-    author: str | None = None
-    language: str | None = None  # detected from the text (ISO 639-1)
+    page_count: Annotated[int | None, BeforeValidator(_sensible_count)] = None
+    title: Metadata = None
+    author: Metadata = None
+    language: OptionalName = None  # detected from the text (ISO 639-1)
     chunks: list[Chunk]
     # Added by issue 5.
     page_starts: list[int] = Field(default_factory=list)  # offset of each page's text (paged formats)
-    preview: str = ""  # the first limits.preview_chars characters, whitespace collapsed
+    # The first limits.preview_chars characters, whitespace collapsed.
+    preview: Annotated[str, _cut(MAX_PREVIEW_CHARS)] = ""
     created: datetime | None = None
     modified: datetime | None = None
-    declared_language: str | None = None  # what the document itself says (HTML lang)
-    encoding: str | None = None  # of text formats, as detected
+    declared_language: OptionalName = None  # what the document itself says (HTML lang)
+    encoding: OptionalName = None  # of text formats, as detected
     char_count: int = 0
     size_bytes: int = 0
     pages_ocred: int = 0
     truncated: bool = False  # text cut at limits.max_text_chars
-    warnings: list[str] = Field(default_factory=list)
+    warnings: Warnings = Field(default_factory=list)
     duration_ms: int = 0
 
     def page_of(self, offset: int) -> int | None:

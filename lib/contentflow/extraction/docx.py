@@ -131,8 +131,10 @@ def _properties(archive: zipfile.ZipFile) -> dict:
     app = _small_part(archive, "docProps/app.xml")
     if app is not None:
         for node in app:
-            if node.tag.rsplit("}", 1)[-1] == "Pages" and (node.text or "").strip().isdigit():
-                found["pages"] = int(node.text)
+            pages = (node.text or "").strip()
+            # At most 9 digits: int() refuses more than 4,300, and no document has a billion pages.
+            if node.tag.rsplit("}", 1)[-1] == "Pages" and pages.isascii() and pages.isdigit() and len(pages) <= 9:
+                found["pages"] = int(pages)
     return found
 
 

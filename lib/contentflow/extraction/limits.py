@@ -36,7 +36,7 @@ class ExtractionLimits(BaseModel):
 
     chunk_chars: int = Field(default=1500, ge=100)
     chunk_overlap_chars: int = Field(default=200, ge=0)
-    preview_chars: int = Field(default=500, ge=0)
+    preview_chars: int = Field(default=500, ge=0, le=10_000)  # le: core.MAX_PREVIEW_CHARS, a record field
 
     @model_validator(mode="after")
     def _overlap_smaller_than_chunk(self):
