@@ -126,11 +126,21 @@ def test_content_analysed_before_makes_no_model_call(vertex, corpus):
 LATENCY_S = 0.5
 
 
-def _starts(log_path, since: datetime) -> list[float]:
-    """When the analyse function started steps (its own log lines), after `since`."""
+def _starts(log_path, since: datetime, expected: int, timeout_s: float = 20.0) -> list[float]:
+    """When the analyse function started steps (its own log lines), after `since`; waits until at
+    least `expected` are written (another process writes them), skipping a line still half-written."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        times = _read_starts(log_path, since)
+        if len(times) >= expected or time.monotonic() > deadline:
+            return times
+        time.sleep(0.1)
+
+
+def _read_starts(log_path, since: datetime) -> list[float]:
     times = []
     for line in log_path.read_text().splitlines():
-        if line.startswith("{") and '"step started"' in line:
+        if line.startswith("{") and line.endswith("}") and '"step started"' in line:
             entry = json.loads(line)
             at = datetime.fromisoformat(entry["time"])
             if at >= since:
@@ -154,7 +164,7 @@ def test_a_429_storm_ends_with_every_document_done_and_no_queue_above_its_rate(v
     # Token bucket: in any window of w seconds at most burst + rate * w dispatches. The function logs
     # a start a little after Cloud Tasks dispatched it (a transaction first): LATENCY_S allows for it.
     limits = vertex.stack.spec.queues["model-calls"].rate_limits
-    starts = _starts(vertex.stack.data_dir / "logs" / "fn-analyse.log", since)
+    starts = _starts(vertex.stack.data_dir / "logs" / "fn-analyse.log", since, expected=len(ids))
     assert len(starts) >= len(ids)
     for i, t0 in enumerate(starts):
         for j in range(i, len(starts)):
