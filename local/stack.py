@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from contentflow.spec import DEFAULT_SPEC_PATH, PipelineSpec, StorageTrigger, bucket_name, load_spec_file
+from contentflow.spec import ARCHIVE_RETENTION_S, DEFAULT_SPEC_PATH, PipelineSpec, StorageTrigger, bucket_name, load_spec_file
 from local.procs import ManagedProcess, TerminationSignals, free_port, http_ok, is_same_process, port_open, start_ticks
 from local.relay import StorageEventRelay
 from local.scheduler import LocalScheduler
@@ -330,6 +330,11 @@ class LocalStack:
                 request["dead_letter_policy"] = {"dead_letter_topic": topic(dlq_of[topic_name]),
                                                  "max_delivery_attempts": delivery.max_delivery_attempts}
             subscriber.create_subscription(request=request, timeout=10)
+        for archive in self.spec.archives():  # kept for replay (`contentflow events replay`), as Terraform does
+            subscriber.create_subscription(request={
+                "name": f"projects/{self.project_id}/subscriptions/{self.spec.archive_subscription(archive)}",
+                "topic": topic(archive), "ack_deadline_seconds": 60, "retain_acked_messages": True,
+                "message_retention_duration": {"seconds": ARCHIVE_RETENTION_S}}, timeout=10)
         publisher.transport.close()
         subscriber.close()
 

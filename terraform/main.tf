@@ -212,7 +212,7 @@ module "monitoring" {
   project_id              = var.project_id
   functions               = module.spec.functions
   step_functions          = module.spec.step_functions
-  dead_letter_topics      = module.spec.dead_letter_topics
+  dead_letter_topics      = concat(module.spec.dead_letter_topics, module.spec.archive_topics) # an event a consumer gave up on alerts too
   subscriptions           = { for k, s in module.spec.subscriptions : k => s.topic }
   queues                  = keys(module.spec.queues)
   notification_channels   = var.notification_channels

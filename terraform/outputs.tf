@@ -24,10 +24,11 @@ output "topics" {
 }
 
 output "output_topic" {
-  description = "Where document.processed / document.failed events are published, and the dead-letter topic its subscribers should use."
+  description = "Where document.processed / document.failed events are published, the archive topic its subscribers should dead-letter into, and the archive's pull subscription that `contentflow events replay` reads."
   value = {
-    topic             = module.pubsub.ids[module.spec.code_facts.output_topic]
-    dead_letter_topic = module.pubsub.ids[module.spec.topics[module.spec.code_facts.output_topic].dead_letter_topic]
+    topic                = module.pubsub.ids[module.spec.code_facts.output_topic]
+    dead_letter_topic    = module.pubsub.ids[module.spec.topics[module.spec.code_facts.output_topic].dead_letter_topic]
+    archive_subscription = module.pubsub.archive_subscriptions[module.spec.topics[module.spec.code_facts.output_topic].dead_letter_topic]
   }
 }
 

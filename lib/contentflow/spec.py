@@ -36,9 +36,21 @@ class Bucket(_Strict):
     versioning: bool = False
 
 
+# A topic's role: `pipeline` carries step messages (a function parses them); `events` carries
+# output events for consumers outside the pipeline; `dead_letter` takes the step messages a
+# function gave up on (its function fails their documents); `archive` keeps the events a consumer
+# gave up on, for replay (a pull subscription, no function).
+TopicRole = Literal["pipeline", "events", "dead_letter", "archive"]
+# What each role's dead-letter topic must be (None: it has none).
+DEAD_LETTER_ROLE: dict[str, str | None] = {"pipeline": "dead_letter", "events": "archive", "dead_letter": None, "archive": None}
+# An archive keeps messages this long (Pub/Sub's maximum, 7 days), acknowledged ones too, so a
+# replay can seek back. Terraform's pubsub module uses the same figure.
+ARCHIVE_RETENTION_S = 7 * 24 * 3600
+
+
 class Topic(_Strict):
     description: str
-    role: Literal["pipeline", "dead_letter"] = "pipeline"
+    role: TopicRole = "pipeline"
     dead_letter_topic: ResourceId | None = None
 
 
@@ -201,15 +213,22 @@ class PipelineSpec(_Strict):
             # gone before the job reaches it would leave its chunks behind.
             problems.append(f"retention.documents_days: at most the longest bucket retention ({longest} days)")
         for name, topic in self.topics.items():
-            if topic.role == "dead_letter":
-                if topic.dead_letter_topic:
-                    problems.append(f"topics.{name}.dead_letter_topic: a dead-letter topic has none")
-                continue
+            expected = DEAD_LETTER_ROLE[topic.role]
             dlq = topic.dead_letter_topic
-            if dlq is None:
+            if expected is None:
+                if dlq:
+                    problems.append(f"topics.{name}.dead_letter_topic: none for a topic of role {topic.role}")
+            elif dlq is None:
                 problems.append(f"topics.{name}.dead_letter_topic: required")
-            elif dlq not in self.topics or self.topics[dlq].role != "dead_letter":
-                problems.append(f"topics.{name}.dead_letter_topic: {dlq!r} is not a dead_letter topic")
+            elif dlq not in self.topics or self.topics[dlq].role != expected:
+                # An event dead-lettered among step messages is dropped (the dead_letter function
+                # cannot parse it), and a step message in an archive fails no document.
+                problems.append(f"topics.{name}.dead_letter_topic: {dlq!r} is not of role {expected} "
+                                f"(a topic of role {topic.role} dead-letters into one)")
+        from contentflow.events import OUTPUT_TOPIC  # the topic the code publishes its events on
+
+        if OUTPUT_TOPIC in self.topics and self.topics[OUTPUT_TOPIC].role != "events":
+            problems.append(f"topics.{OUTPUT_TOPIC}.role: the output topic carries events (role: events)")
         for name, fn in self.functions.items():
             t = fn.trigger
             if fn.entry_point != name:
@@ -218,6 +237,8 @@ class PipelineSpec(_Strict):
                 problems.append(f"functions.{name}.trigger.bucket: unknown bucket {t.bucket!r}")
             if isinstance(t, PubsubTrigger) and t.topic not in self.topics:
                 problems.append(f"functions.{name}.trigger.topic: unknown topic {t.topic!r}")
+            elif isinstance(t, PubsubTrigger) and self.topics[t.topic].role == "archive":
+                problems.append(f"functions.{name}.trigger.topic: {t.topic!r} is an archive (kept for replay, no function takes it)")
             if isinstance(t, QueueTrigger) and t.queue not in self.queues:
                 problems.append(f"functions.{name}.trigger.queue: unknown queue {t.queue!r}")
             for target in fn.enqueues:
@@ -273,6 +294,15 @@ class PipelineSpec(_Strict):
 
     def step_for_status(self, status: str) -> Step | None:
         return next((s for s in self.steps if s.status == status), None)
+
+    def archive_subscription(self, topic_id: str) -> str:
+        """The pull subscription that keeps an archive topic's messages; Terraform names it alike."""
+        if self.topics[topic_id].role != "archive":
+            raise KeyError(f"topic {topic_id!r} is not an archive")
+        return f"{topic_id}--archive"
+
+    def archives(self) -> list[str]:
+        return [name for name, t in self.topics.items() if t.role == "archive"]
 
     def pubsub_functions(self) -> dict[str, Function]:
         return {n: f for n, f in self.functions.items() if isinstance(f.trigger, PubsubTrigger)}

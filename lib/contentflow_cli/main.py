@@ -17,6 +17,7 @@ from rich.text import Text
 
 from contentflow_cli import render
 from contentflow_cli.client import ApiClient, ApiError, CliError, ExitCode, clean
+from contentflow_cli.events import events_app
 from contentflow_cli.ingest import INLINE_LIMIT_BYTES, Ingest, Reporter, gather
 from contentflow_cli.target import DEFAULT_DATA_DIR, DEFAULT_REGION, REPO, Target, resolve, usage_error
 
@@ -39,6 +40,7 @@ app = typer.Typer(name="contentflow", help=HELP, no_args_is_help=True, add_compl
 local_app = typer.Typer(help="The local stack (emulators and functions on this machine).", no_args_is_help=True,
                         rich_markup_mode=None)
 app.add_typer(local_app, name="local")
+app.add_typer(events_app, name="events")
 
 DOCUMENT_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_LISTED = 10_000  # --all and retry --reason read at most this many documents

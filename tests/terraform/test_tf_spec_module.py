@@ -9,6 +9,7 @@ import json
 import os
 
 import pytest
+import yaml
 
 from contentflow import chunks, pipeline, store
 from contentflow.inference.options import InferenceOptions
@@ -185,6 +186,11 @@ def test_every_topic_has_a_dead_letter_topic_and_every_subscription_uses_it(spec
         if t.role == "pipeline":
             dlq = topics[tid]["dead_letter_topic"]
             assert dlq == t.dead_letter_topic and topics[dlq]["role"] == "dead_letter", tid
+        if t.role == "events":  # consumers' dead letters: kept for replay, not among step messages
+            dlq = topics[tid]["dead_letter_topic"]
+            assert dlq == t.dead_letter_topic and topics[dlq]["role"] == "archive", tid
+        assert topics[tid]["archive"] == (t.role == "archive")
+        assert topics[tid]["archive_subscription"] == (SPEC.archive_subscription(tid) if t.role == "archive" else None)
     subs = spec_outputs["subscriptions"]
     expected = {f"{fn.trigger.topic}--{name}": (name, fn) for name, fn in SPEC.pubsub_functions().items()}
     assert set(subs) == set(expected)
@@ -584,3 +590,33 @@ def test_the_jobs_schedules_call_the_jobs_function_with_a_body_it_accepts(spec_o
         assert ("scheduler", s.target.function) in invoked, sid
     assert set(spec_outputs["invokers"]["scheduler"]["functions"]) == {"sweeper", "backfill", "jobs"}
     assert spec_outputs["functions"]["jobs"]["ingress"] == "ALLOW_INTERNAL_ONLY"
+
+
+def test_output_events_dead_letter_into_an_archive(spec_outputs):
+    """What the root module's `output_topic` output tells consumers to dead-letter into is an
+    archive, which no function consumes (issue #11, defect 5)."""
+    topics = spec_outputs["topics"]
+    output = spec_outputs["code_facts"]["output_topic"]
+    archive = topics[output]["dead_letter_topic"]
+    assert topics[output]["role"] == "events" and topics[archive]["role"] == "archive"
+    assert spec_outputs["archive_topics"] == SPEC.archives() == [archive]
+    assert archive not in spec_outputs["dead_letter_topics"]
+    assert not any(s["topic"] == archive for s in spec_outputs["subscriptions"].values())
+    # Pub/Sub may forward dead letters to it (the pubsub module grants every dead_letter_topic).
+    assert archive in {t["dead_letter_topic"] for t in topics.values()}
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["topics"]["document-events"].update(dead_letter_topic="dead-letters"), "an events topic into an archive topic"),
+    (lambda d: d["topics"]["document-events"].pop("role"), "The output topic carries events"),
+])
+def test_spec_module_refuses_events_dead_lettered_among_step_messages(tmp_path, mutate, message):
+    """Terraform checks the rule too: a spec that skips contentflow.spec's validation (edited and
+    applied directly) cannot deploy the output topic dead-lettering into `dead-letters`."""
+    raw = yaml.safe_load(SPEC_PATH.read_text())
+    mutate(raw)
+    broken = tmp_path / "pipeline.yaml"
+    broken.write_text(yaml.safe_dump(raw))
+    with pytest.raises(AssertionError) as err:
+        evaluate_spec_module(tmp_path / "tf", spec_path=broken)
+    assert message in " ".join(str(err.value).split())

@@ -60,7 +60,9 @@ def test_each_kind_of_spec_resource_is_created_in_one_place_only(terraform_hcl):
         if rtype.endswith("_iam_member") or rtype in {"google_storage_bucket", "google_service_account"}:
             continue  # grants to agents and invokers; the source bucket and the build account (below)
         same = [r for r in terraform_hcl.resources() if r.type == rtype and r.kind == "resource"]
-        assert [(r.module, r.name) for r in same] == [(module, name)], rtype
+        # Besides the functions' push subscriptions, only the archives' own (test_archive_...).
+        expected = [(module, name), ("pubsub", "archive")] if rtype == "google_pubsub_subscription" else [(module, name)]
+        assert sorted((r.module, r.name) for r in same) == sorted(expected), rtype
     buckets = [(r.module, r.name) for r in terraform_hcl.resources() if r.type == "google_storage_bucket"]
     assert sorted(buckets) == [("source", "source"), ("storage", "bucket")]
 
@@ -486,3 +488,26 @@ def test_scheduler_jobs_post_the_spec_body_and_retry(terraform_hcl):
     default = attr(terraform_hcl.variables("scheduler")["retry"], "default")
     assert default["retry_count"] >= 1
     assert attr(_call(terraform_hcl, "scheduler"), "scheduler_service_account_email") == '${try(module.service_accounts.invoker_emails["scheduler"],None)}'
+
+
+def test_archive_topics_keep_their_messages_in_a_subscription_of_their_own(terraform_hcl):
+    """A consumer's dead-lettered output event lands in an archive topic (issue #11, defect 5): its
+    pull subscription, derived from the topics map, keeps it 7 days, acknowledged ones too, for
+    `contentflow events replay`; the topic keeps messages as long (a seek back)."""
+    archive = terraform_hcl.resource("pubsub", "google_pubsub_subscription", "archive").body
+    no_spaces = lambda text: "".join(text.split())  # noqa: E731 (the HCL parser spaces expressions its own way)
+    assert no_spaces(attr(archive, "for_each")) == no_spaces("${{for id, t in var.topics : id => t if t.archive}}")
+    assert attr(archive, "name") == "${each.value.archive_subscription}"
+    assert attr(archive, "topic") == "${google_pubsub_topic.topic[each.key].id}"
+    assert attr(archive, "retain_acked_messages") is True
+    assert attr(archive, "message_retention_duration") == "${var.dead_letter_retention}"
+    assert attr(blocks(archive, "expiration_policy")[0], "ttl") == ""
+    assert "push_config" not in archive and "dead_letter_policy" not in archive  # kept, not delivered
+    topic = terraform_hcl.resource("pubsub", "google_pubsub_topic", "topic").body
+    assert attr(topic, "message_retention_duration").replace("None", "null") == \
+        "${each.value.dead_letter || each.value.archive ? var.dead_letter_retention : null}"
+    retention = terraform_hcl.variables("pubsub")["dead_letter_retention"]
+    assert attr(retention, "default") == "604800s"  # Pub/Sub's maximum, contentflow.spec.ARCHIVE_RETENTION_S
+    from contentflow.spec import ARCHIVE_RETENTION_S
+
+    assert f"{ARCHIVE_RETENTION_S}s" == attr(retention, "default")

@@ -21,7 +21,11 @@ def test_shipped_spec_is_valid_and_chains_the_steps():
     assert spec.functions["analyse"].trigger == QueueTrigger(type="queue", queue="model-calls")
     assert spec.functions["index"].trigger == QueueTrigger(type="queue", queue="embedding-calls")
     for name, topic in spec.topics.items():
-        assert topic.role == "dead_letter" or topic.dead_letter_topic == "dead-letters", name
+        if topic.role == "pipeline":  # step messages: the dead_letter function fails their documents
+            assert topic.dead_letter_topic == "dead-letters", name
+    # Output events are kept for replay, never dropped among step messages.
+    assert spec.topics["document-events"].role == "events"
+    assert spec.topics[spec.topics["document-events"].dead_letter_topic].role == "archive"
 
 
 @pytest.mark.parametrize("mutate, field", [
@@ -85,3 +89,42 @@ def test_shipped_spec_declares_the_access_the_code_uses():
     assert [n for n, f in fns.items() if f.signs_urls] == ["api"]
     steps = {s.function for s in spec.steps}
     assert not any(fns[n].hands_on or fns[n].announces for n in steps)
+
+
+def _dead_lettering_into(spec, topic_id: str) -> set[str]:
+    return {name for name, t in spec.topics.items() if t.dead_letter_topic == topic_id}
+
+
+def test_only_step_message_topics_dead_letter_into_the_dead_letter_function(raw):
+    """The dead_letter function parses step messages: an output event sent there is dropped
+    (issue #11, defect 5). Output events dead-letter into an archive that no function consumes."""
+    spec = parse_spec(raw)
+    [step_dead_letters] = [n for n, t in spec.topics.items() if t.role == "dead_letter"]
+    assert {spec.topics[n].role for n in _dead_lettering_into(spec, step_dead_letters)} == {"pipeline"}
+    [archive] = spec.archives()
+    assert _dead_lettering_into(spec, archive) == {"document-events"}
+    assert spec.archive_subscription(archive) == f"{archive}--archive"
+    assert not any(getattr(f.trigger, "topic", None) == archive for f in spec.functions.values())
+
+
+@pytest.mark.parametrize("mutate, field", [
+    # the defect: the output topic dead-lettering among step messages
+    (lambda d: d["topics"]["document-events"].update(dead_letter_topic="dead-letters"),
+     "topics.document-events.dead_letter_topic: 'dead-letters' is not of role archive"),
+    # and the reverse: a step message in the archive would fail no document
+    (lambda d: d["topics"]["extract-requests"].update(dead_letter_topic="document-events-dead-letters"),
+     "topics.extract-requests.dead_letter_topic: 'document-events-dead-letters' is not of role dead_letter"),
+    (lambda d: d["topics"]["document-events"].pop("role"), "topics.document-events.role: the output topic carries events"),
+    (lambda d: d["topics"]["document-events"].pop("dead_letter_topic"), "topics.document-events.dead_letter_topic: required"),
+    (lambda d: d["topics"]["document-events-dead-letters"].update(dead_letter_topic="dead-letters"),
+     "topics.document-events-dead-letters.dead_letter_topic: none for a topic of role archive"),
+    (lambda d: d["functions"]["dead_letter"]["trigger"].update(topic="document-events-dead-letters"),
+     "functions.dead_letter.trigger.topic: 'document-events-dead-letters' is an archive"),
+    (lambda d: d["topics"]["document-events"].update(role="outputs"), "topics.document-events.role"),
+])
+def test_output_events_must_dead_letter_into_an_archive(raw, mutate, field):
+    broken = copy.deepcopy(raw)
+    mutate(broken)
+    with pytest.raises(SpecError) as err:
+        parse_spec(broken)
+    assert field in str(err.value)

@@ -1,6 +1,8 @@
 # The spec's topics, stored only in the deployment region, each labelled with its dead-letter topic
 # (the subscriptions in modules/delivery carry the dead-letter policy; consumers of the output
-# topic should use the same one). Publishing rights are per topic, derived from the wiring.
+# topic use the same one: its archive, the root module's `output_topic` output). Publishing rights
+# are per topic, derived from the wiring. An archive topic keeps what it receives in a pull
+# subscription of its own, for `contentflow events replay`.
 
 resource "google_pubsub_topic" "topic" {
   for_each = var.topics
@@ -8,7 +10,7 @@ resource "google_pubsub_topic" "topic" {
   project                    = var.project_id
   name                       = each.key
   kms_key_name               = var.kms_key_name
-  message_retention_duration = each.value.dead_letter ? var.dead_letter_retention : null
+  message_retention_duration = each.value.dead_letter || each.value.archive ? var.dead_letter_retention : null
   labels = merge(
     { role = replace(each.value.role, "_", "-") },
     each.value.dead_letter_topic == null ? {} : { dead-letter-topic = each.value.dead_letter_topic },
@@ -36,4 +38,22 @@ resource "google_pubsub_topic_iam_member" "dead_letter_forwarding" {
   topic   = google_pubsub_topic.topic[each.value].name
   role    = "roles/pubsub.publisher"
   member  = var.pubsub_agent_member
+}
+
+# The archive's messages are kept here, acknowledged ones too, for the retention period: a replay
+# takes them (acknowledging each once republished), and an operator can seek back to replay again.
+resource "google_pubsub_subscription" "archive" {
+  for_each = { for id, t in var.topics : id => t if t.archive }
+
+  project                    = var.project_id
+  name                       = each.value.archive_subscription
+  topic                      = google_pubsub_topic.topic[each.key].id
+  ack_deadline_seconds       = 60
+  message_retention_duration = var.dead_letter_retention
+  retain_acked_messages      = true
+  labels                     = { role = "archive" }
+
+  expiration_policy {
+    ttl = "" # never expires, however rarely a consumer gives up
+  }
 }

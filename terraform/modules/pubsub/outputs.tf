@@ -12,3 +12,8 @@ output "grants" {
   description = "Ids of the topic-level grants."
   value       = concat([for g in google_pubsub_topic_iam_member.publisher : g.id], [for g in google_pubsub_topic_iam_member.dead_letter_forwarding : g.id])
 }
+
+output "archive_subscriptions" {
+  description = "Archive topic id => the full id of the pull subscription that keeps its messages (replayed by `contentflow events replay`)."
+  value       = { for k, s in google_pubsub_subscription.archive : k => s.id }
+}

@@ -9,21 +9,27 @@ variable "region" {
 }
 
 variable "topics" {
-  description = "Topic id => role and dead-letter topic (from module.spec.topics)."
+  description = "Topic id => role, dead-letter topic and an archive's subscription name (from module.spec.topics)."
   type = map(object({
-    description       = string
-    role              = string
-    dead_letter       = bool
-    dead_letter_topic = optional(string)
+    description          = string
+    role                 = string
+    dead_letter          = bool
+    dead_letter_topic    = optional(string)
+    archive              = optional(bool, false)
+    archive_subscription = optional(string)
   }))
 
   validation {
-    condition     = alltrue([for t in values(var.topics) : t.dead_letter || t.dead_letter_topic != null])
-    error_message = "Every topic but a dead-letter topic names its dead-letter topic."
+    condition     = alltrue([for t in values(var.topics) : t.dead_letter || t.archive || t.dead_letter_topic != null])
+    error_message = "Every topic but a dead-letter or archive topic names its dead-letter topic."
   }
   validation {
-    condition     = alltrue([for t in values(var.topics) : t.dead_letter_topic == null || contains([for k, d in var.topics : k if d.dead_letter], coalesce(t.dead_letter_topic, "-"))])
-    error_message = "A dead_letter_topic must be one of the dead-letter topics."
+    condition     = alltrue([for t in values(var.topics) : t.dead_letter_topic == null || contains([for k, d in var.topics : k if(t.role == "events" ? d.archive : d.dead_letter)], coalesce(t.dead_letter_topic, "-"))])
+    error_message = "A dead_letter_topic must be one of the dead-letter topics; an events topic's, one of the archive topics (an event among step messages would be dropped)."
+  }
+  validation {
+    condition     = alltrue([for t in values(var.topics) : !t.archive || t.archive_subscription != null])
+    error_message = "An archive topic names the subscription that keeps its messages."
   }
 }
 
@@ -52,7 +58,7 @@ variable "kms_key_name" {
 }
 
 variable "dead_letter_retention" {
-  description = "How long a dead-letter topic keeps its messages (for replay), as a duration such as 604800s."
+  description = "How long a dead-letter or archive topic, and an archive's subscription, keep their messages (for replay), as a duration such as 604800s."
   type        = string
   default     = "604800s"
 

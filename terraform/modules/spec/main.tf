@@ -87,6 +87,11 @@ locals {
   ingest_buckets = distinct([for n, f in local.raw_functions : f.trigger.bucket if f.trigger.type == "storage"])
 
   dead_letter_topics = [for id, t in local.raw_topics : id if try(t.role, "pipeline") == "dead_letter"]
+  # Archives keep the output events a consumer's subscription gave up on, for replay (a pull
+  # subscription, no function): a topic of role events dead-letters into one, never among the
+  # step messages (contentflow.spec.DEAD_LETTER_ROLE).
+  archive_topics   = [for id, t in local.raw_topics : id if try(t.role, "pipeline") == "archive"]
+  dead_letter_role = { pipeline = "dead_letter", events = "archive", dead_letter = "", archive = "" }
 
   # The queue-triggered functions each function creates tasks for (the spec's `enqueues`), and
   # every function that is such a target.
@@ -222,6 +227,9 @@ locals {
     role              = try(t.role, "pipeline")
     dead_letter       = try(t.role, "pipeline") == "dead_letter"
     dead_letter_topic = try(t.dead_letter_topic, null)
+    archive           = try(t.role, "pipeline") == "archive"
+    # The pull subscription that keeps an archive's messages, named as contentflow.spec names it.
+    archive_subscription = try(t.role, "pipeline") == "archive" ? "${id}--archive" : null
   } }
 
   # One push subscription per pubsub-triggered function, named as the local stack names it.

@@ -63,8 +63,25 @@ output "buckets" {
 }
 
 output "topics" {
-  description = "Topic id => role (pipeline or dead_letter) and dead-letter topic."
+  description = "Topic id => role (pipeline, events, dead_letter or archive), dead-letter topic, and an archive's pull subscription."
   value       = local.topics
+
+  precondition {
+    condition = alltrue([for id, t in local.topics : contains(keys(local.dead_letter_role), t.role) && (
+      local.dead_letter_role[t.role] == "" ? t.dead_letter_topic == null :
+      try(local.topics[t.dead_letter_topic].role, "") == local.dead_letter_role[t.role]
+    )])
+    error_message = "A pipeline topic dead-letters into a dead_letter topic, an events topic into an archive topic; dead_letter and archive topics have none."
+  }
+  precondition {
+    condition     = try(local.topics[local.code.output_topic].role, "") == "events"
+    error_message = "The output topic carries events (role: events): its consumers' dead letters go to its archive."
+  }
+}
+
+output "archive_topics" {
+  description = "Ids of the archive topics (output events consumers gave up on, kept for replay)."
+  value       = local.archive_topics
 }
 
 output "subscriptions" {
