@@ -251,6 +251,8 @@ class LocalStack:
         proc.stop()
         self._spawn_functions(only=name)
         self._wait(f"function {name}", lambda: port_open(self.ports[f"fn:{name}"]), time.monotonic() + timeout_s, process=f"fn:{name}")
+        if self.ready_after_s is not None:  # spawning marked the stack not ready: it is again
+            self._write_state(ready=True)
 
     def _upload_signing_key(self) -> Path:
         """A throwaway service-account key for the api's signed upload URLs (production signs

@@ -69,6 +69,9 @@ def api(stack):
         stack.function_env.pop(ALLOW, None)
         for name in ("api", "fetch"):
             stack.restart_function(name)
+        from local.stack import read_state
+
+        assert read_state(stack.data_dir)["ready"]  # a restarted function leaves the stack ready (the CLI reads this)
 
 
 def _post_url(api, url, **extra):
