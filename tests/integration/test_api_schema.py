@@ -38,6 +38,8 @@ def test_the_schema_describes_every_route(operations):
             "GET /reports/latest"} <= set(operations)
 
 
+# Schemathesis' own strategies use `random` inside (its concern, not ours).
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @pytest.mark.parametrize("mode", list(EXAMPLES), ids=lambda m: m.value)
 def test_the_api_keeps_its_own_contract(operations, api_url, mode):
     failures, exercised = [], set()
