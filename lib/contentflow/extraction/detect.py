@@ -4,6 +4,7 @@ PDF. Runs in the function process on the raw bytes, so it only looks, never pars
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from contentflow.errors import UnreadableDocument
@@ -154,22 +155,51 @@ def _ole_type(data: bytes) -> str:
     return "application/x-ole-storage"
 
 
+# NUL and the C0 controls text never holds (tab, newlines, VT, FF and ESC, used by coloured logs,
+# are text).
+CONTROL_BYTES = bytes([*range(0, 9), *range(14, 27), *range(28, 32)])
+# Binary when more than this share of the bytes a reader would see (outside markup tags) are controls.
+MAX_VISIBLE_CONTROL_SHARE = 0.01
+# Inside tags (attribute values, which nobody reads) a few stray controls are tolerated, as broken
+# mail clients and templating leave them: at most this many, and at most this share of the tags.
+MAX_STRAY_CONTROLS_IN_MARKUP = 32
+MAX_MARKUP_CONTROL_SHARE = 0.1
+# A plausible tag: "<" then a name, "/", "!" or "?", up to the next ">" within a bounded length.
+_TAG = re.compile(rb"<[A-Za-z!/?][^<>]{0,4096}>")
+
+
+def control_count(data: bytes) -> int:
+    return len(data) - len(data.translate(None, CONTROL_BYTES))
+
+
 def looks_binary(data: bytes) -> bool:
-    """NULs or many control bytes in the first 8 KiB, allowing for UTF-16/32 text."""
+    """Judged on the first 8 KiB by the share of NUL/control bytes and where they sit, not by
+    their mere presence: UTF-16/32 text (with or without a BOM) is text, and a few stray controls
+    inside markup tags of otherwise readable text are tolerated; controls in the visible text
+    beyond 1 %, or many inside tags, are binary."""
     head = data[:8192]
     if head.startswith(BOMS):
         return False
     nuls = head.count(0)
-    if nuls:
+    if nuls > len(head) // 4:
         # UTF-16 without a BOM: ASCII text has a NUL in every other byte, all on one side.
         even, odd = head[0::2].count(0), head[1::2].count(0)
-        if nuls > len(head) // 4 and min(even, odd) <= len(head) // 200:
+        if min(even, odd) <= len(head) // 200:
             return False
         # UTF-32 without a BOM: three NULs in every four bytes, the letter always on one side.
         fourths = [head[k::4].count(0) for k in range(4)]
-        return not (nuls > len(head) // 2 and min(fourths[0], fourths[3]) <= len(head) // 400)
-    controls = sum(head.count(bytes([b])) for b in (*range(1, 9), *range(14, 27), *range(28, 32)))
-    return controls > len(head) // 100
+        if nuls > len(head) // 2 and min(fourths[0], fourths[3]) <= len(head) // 400:
+            return False
+    controls = control_count(head)
+    if not controls:
+        return False
+    tags = [match.group() for match in _TAG.finditer(head)] if b"<" in head else []
+    markup = b"".join(tags)
+    in_markup = control_count(markup)
+    visible = len(head) - len(markup)
+    if controls - in_markup > visible * MAX_VISIBLE_CONTROL_SHARE:
+        return True
+    return in_markup > min(MAX_STRAY_CONTROLS_IN_MARKUP, len(markup) * MAX_MARKUP_CONTROL_SHARE)
 
 
 def _sniff_text(data: bytes) -> str | None:

@@ -1,5 +1,8 @@
-"""DOCX: the zip is checked against bomb limits before anything is inflated, then
-word/document.xml is streamed through lxml's iterparse (BSD) with entity expansion off.
+"""DOCX: the zip directory is checked against size limits, each part the extractor reads (package
+relationships, styles, properties, the main document) against the compression-ratio limit before
+it is inflated, and no part is read beyond its declared size; pictures and other parts it never
+opens are not judged (an EMF drawing of blank space is not an attack on us). word/document.xml is
+streamed through lxml's iterparse (BSD) with entity expansion off.
 
 Why not python-docx: its paragraph API skips content controls (w:sdt) and text boxes, which real
 documents use for cover pages, forms and tables of contents, and it loads the whole part tree.
@@ -42,14 +45,33 @@ def _archive(data: bytes, limits) -> zipfile.ZipFile:
     if total > limits.max_unpacked_bytes:
         raise UnreadableDocument(
             f"DOCX too large when unpacked: {fmt.size(total)} > {fmt.size(limits.max_unpacked_bytes)}")
-    for m in members:
-        if m.file_size >= RATIO_MIN_BYTES:
-            ratio = m.file_size / max(m.compress_size, 1)
-            if ratio > limits.max_compression_ratio:
-                raise UnreadableDocument(
-                    f"compression bomb: {m.filename} expands {ratio:.0f} times "
-                    f"(limit {limits.max_compression_ratio})")
     return archive
+
+
+def _refuse_bomb(info: zipfile.ZipInfo, limits) -> None:
+    """Called for each part before it is inflated: only parts we read can hurt us."""
+    if info.file_size >= RATIO_MIN_BYTES:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if ratio > limits.max_compression_ratio:
+            raise UnreadableDocument(
+                f"compression bomb: {info.filename} expands {ratio:.0f} times "
+                f"(limit {limits.max_compression_ratio})")
+
+
+class _CappedStream:
+    """Reads a part no further than its declared size (which the limits judged), whatever the
+    compressed data would inflate to; zipfile stops there too, this does not rely on it."""
+
+    def __init__(self, stream, info: zipfile.ZipInfo):
+        self.stream, self.name, self.left = stream, info.filename, info.file_size
+
+    def read(self, size: int = -1) -> bytes:
+        want = self.left + 1 if size is None or size < 0 else min(size, self.left + 1)
+        data = self.stream.read(want)
+        self.left -= len(data)
+        if self.left < 0:
+            raise UnreadableDocument(f"malformed DOCX: {self.name} inflates beyond its declared size")
+        return data
 
 
 def _xml_parser():
@@ -64,7 +86,7 @@ def _refuse_dtd(name: str, head: bytes) -> None:
         raise UnreadableDocument(f"malformed DOCX: {name} declares a DTD (not allowed in Office files)")
 
 
-def _small_part(archive: zipfile.ZipFile, name: str):
+def _small_part(archive: zipfile.ZipFile, name: str, limits):
     from lxml import etree
 
     try:
@@ -73,8 +95,10 @@ def _small_part(archive: zipfile.ZipFile, name: str):
         return None
     if info.file_size > SMALL_PART_BYTES:
         return None
+    _refuse_bomb(info, limits)
     try:
-        data = archive.read(name)
+        with archive.open(info) as stream:
+            data = _CappedStream(stream, info).read()
     except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError):
         return None  # styles or properties damaged: the text can still be read
     _refuse_dtd(name, data[:4096])
@@ -84,8 +108,8 @@ def _small_part(archive: zipfile.ZipFile, name: str):
         return None
 
 
-def _main_part(archive: zipfile.ZipFile) -> str:
-    rels = _small_part(archive, "_rels/.rels")
+def _main_part(archive: zipfile.ZipFile, limits) -> str:
+    rels = _small_part(archive, "_rels/.rels", limits)
     if rels is not None:
         for rel in rels:
             if rel.get("Type") == REL_OFFICE_DOCUMENT and rel.get("Target"):
@@ -97,11 +121,11 @@ def _main_part(archive: zipfile.ZipFile) -> str:
     raise UnreadableDocument("malformed DOCX: no main document part (word/document.xml)")
 
 
-def _styles(archive: zipfile.ZipFile) -> tuple[dict[str, int], set[str]]:
+def _styles(archive: zipfile.ZipFile, limits) -> tuple[dict[str, int], set[str]]:
     """Heading level per styleId (0 for Title), and the ids of list styles. Judged by the style
     names, which stay English when Word localises the ids (e.g. "berschrift1" is "heading 1"),
     and by numbering in the style itself (how "List Bullet" makes its bullets)."""
-    styles = _small_part(archive, "word/styles.xml")
+    styles = _small_part(archive, "word/styles.xml", limits)
     levels: dict[str, int] = {}
     lists: set[str] = set()
     if styles is None:
@@ -119,8 +143,8 @@ def _styles(archive: zipfile.ZipFile) -> tuple[dict[str, int], set[str]]:
     return levels, lists
 
 
-def _properties(archive: zipfile.ZipFile) -> dict:
-    core = _small_part(archive, "docProps/core.xml")
+def _properties(archive: zipfile.ZipFile, limits) -> dict:
+    core = _small_part(archive, "docProps/core.xml", limits)
     found: dict = {}
     if core is not None:
         for node in core:
@@ -128,7 +152,7 @@ def _properties(archive: zipfile.ZipFile) -> dict:
             value = (node.text or "").strip()
             if local in ("title", "creator", "created", "modified") and value:
                 found[local] = value
-    app = _small_part(archive, "docProps/app.xml")
+    app = _small_part(archive, "docProps/app.xml", limits)
     if app is not None:
         for node in app:
             pages = (node.text or "").strip()
@@ -238,13 +262,14 @@ def _dedupe(cells: list[str]) -> list[str]:
 def _read(archive: zipfile.ZipFile, limits, deadline: float) -> tuple[_Walker, dict]:
     from lxml import etree
 
-    main = _main_part(archive)
-    walker = _Walker(_styles(archive), limits.max_nesting_depth)
-    properties = _properties(archive)
+    main = archive.getinfo(_main_part(archive, limits))
+    _refuse_bomb(main, limits)  # first: a bombed body is the reason, not whatever styles hold
+    walker = _Walker(_styles(archive, limits), limits.max_nesting_depth)
+    properties = _properties(archive, limits)
     with archive.open(main) as stream:
         head = stream.peek(4096)[:4096]
-        _refuse_dtd(main, head)
-        events = etree.iterparse(stream, events=("start", "end"), resolve_entities=False,
+        _refuse_dtd(main.filename, head)
+        events = etree.iterparse(_CappedStream(stream, main), events=("start", "end"), resolve_entities=False,
                                  no_network=True, load_dtd=False, huge_tree=False)
         try:
             for count, (event, node) in enumerate(events):
@@ -258,7 +283,7 @@ def _read(archive: zipfile.ZipFile, limits, deadline: float) -> tuple[_Walker, d
                 if walker.chars > limits.max_text_chars:
                     break
         except etree.XMLSyntaxError as err:
-            raise UnreadableDocument(f"malformed DOCX: {main}: {err}"[:200]) from None
+            raise UnreadableDocument(f"malformed DOCX: {main.filename}: {err}"[:200]) from None
     return walker, properties
 
 

@@ -14,15 +14,22 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 # Never content, whatever the page: dropped before trafilatura looks (its fallbacks would
 # otherwise return a menu or a "please enable JavaScript" notice for pages with no article).
-# Headers and footers only outside the article: an article's own <header> holds its headline.
-_BOILERPLATE = (
-    "//script|//style|//noscript|//template|//svg|//nav|//aside|//form|//iframe|//button"
+_NEVER_CONTENT = (
+    "//script|//style|//template|//svg|//nav|//aside|//form|//iframe|//button"
     "|//select|//object|//embed|//canvas|//*[@hidden]|//*[@aria-hidden='true']"
     "|//*[@role='navigation' or @role='banner' or @role='contentinfo' or @role='complementary'"
     " or @role='search']"
-    "|//header[not(ancestor::article or ancestor::main)]"
-    "|//footer[not(ancestor::article or ancestor::main)]"
 )
+# Usually boilerplate too, but some pages put their article there (a small site's template with
+# the story in a page-level <header>, a script-built page with it only in <noscript>): these are
+# kept when their removal takes most of the page's paragraphs (see parse). Headers and footers
+# only outside the article: an article's own <header> holds its headline.
+_PAGE_FRAME = ("//noscript|//header[not(ancestor::article or ancestor::main)]"
+               "|//footer[not(ancestor::article or ancestor::main)]")
+_BOILERPLATE = _NEVER_CONTENT + "|" + _PAGE_FRAME
+_PROSE = "//p[not(ancestor::script or ancestor::style or ancestor::template or ancestor::*[@hidden])]"
+# Paragraph text that makes an article, not a banner line or an "enable JavaScript" notice.
+_ARTICLE_MIN_CHARS = 200
 _BLOCKS = ("p", "div", "section", "article", "main", "li", "h1", "h2", "h3", "h4", "h5", "h6",
            "pre", "blockquote", "table", "tr", "dt", "dd", "figcaption", "br")
 
@@ -74,6 +81,37 @@ def _prune(root) -> None:
             node.drop_tree()
 
 
+def _prose_length(nodes) -> int:
+    return sum(len(" ".join(node.text_content().split())) for node in nodes)
+
+
+def _prune_keeping_frame(root) -> None:
+    """Like _prune, but keeps page-level headers and footers and an article-sized <noscript>."""
+    for node in root.xpath("//noscript"):
+        if _prose_length(node.xpath("." + _PROSE)) >= _ARTICLE_MIN_CHARS:
+            node.drop_tag()  # keep its content in place
+        elif node.getparent() is not None:
+            node.drop_tree()
+    for node in root.xpath(_NEVER_CONTENT):
+        if node.getparent() is not None:
+            node.drop_tree()
+
+
+def _main_text(root, *, scoring: bool) -> tuple[object, str, str]:
+    """(trafilatura's result or None, the text, the extractor's name) for a pruned tree."""
+    found, body, extractor = None, "", "lxml-structural"
+    if scoring:
+        import trafilatura
+
+        found = trafilatura.bare_extraction(root, with_metadata=True, include_comments=False,
+                                            include_tables=True, include_images=False)
+        body = getattr(found, "text", None) or ""
+        extractor = "trafilatura"
+    if body.strip():
+        return found, body.replace("\n", "\n\n"), extractor  # trafilatura puts one block per line
+    return found, _fallback_text(root), "lxml-fallback" if scoring else extractor
+
+
 def _fallback_text(root) -> str:
     """The main element's text, block by block: for pages trafilatura finds no article in."""
     candidates = root.xpath("//main|//article|//*[@role='main']") or root.xpath("//body") or [root]
@@ -109,25 +147,26 @@ def parse(data: bytes, *, mime: str, charset: str | None, limits, **_) -> Parsed
         stamps = root.xpath("(//article//time/@datetime | //main//time/@datetime)[1]")
         created = str(stamps[0]) if stamps else None
     language = _language(root)
+    prose = _prose_length(root.xpath(_PROSE))
     _prune(root)
 
-    if len(data) > limits.html_scoring_max_bytes:
+    scoring = len(data) <= limits.html_scoring_max_bytes
+    if not scoring:
         warnings.append(f"large page ({len(data) / 1e6:.1f} MB): read structurally, without main-content scoring")
-        found, body, extractor = None, "", "lxml-structural"
-    else:
-        import trafilatura
-
-        found = trafilatura.bare_extraction(root, with_metadata=True, include_comments=False,
-                                            include_tables=True, include_images=False)
-        body = getattr(found, "text", None) or ""
-        extractor = "trafilatura"
-    if body.strip():
-        body = body.replace("\n", "\n\n")  # trafilatura puts one block per line
+    found, body, extractor = _main_text(root, scoring=scoring)
+    if prose >= _ARTICLE_MIN_CHARS and 2 * len(" ".join(body.split())) < prose:
+        # Pruning took most of the page's paragraphs: read the page again keeping its frame
+        # (page-level header and footer, an article-sized <noscript>) and take that reading if it
+        # holds more than twice the text. A second parse and scoring only for these pages.
+        root = None  # one tree in memory at a time: a large page is parsed twice here
+        gentle = lxml.html.document_fromstring(source, parser=parser)
+        _prune_keeping_frame(gentle)
+        found_again, body_again, extractor_again = _main_text(gentle, scoring=scoring)
+        if len(" ".join(body_again.split())) > 2 * len(" ".join(body.split())):
+            found, body, extractor = found_again, body_again, extractor_again
+    if extractor == "trafilatura":
         title = getattr(found, "title", None) or title  # without the "| Site name" suffix
         author = author or getattr(found, "author", None)
-    else:
-        body = _fallback_text(root)
-        extractor = "lxml-fallback" if found is not None else extractor
     if not body.strip():
         raise UnreadableDocument("no text found: the page has no readable content")
     if author and author.startswith(("http://", "https://")):
