@@ -9,8 +9,9 @@ so duplicate and out-of-order deliveries are decided in one place:
 - a step already succeeded, or a document already terminal: the delivery is a duplicate (no effect);
 - a step not yet queued (its predecessor has not finished): not ready, retry later;
 - a step running under a live lease: another delivery owns it (busy: retried, not acknowledged,
-  with the lease's remaining time as a hint); after the lease expires (the instance died), the
-  next delivery or the sweeper takes it over;
+  with the lease's remaining time as a hint). The lease is short (`delivery.lease_s`) and renewed
+  while the owner works (`renew_lease`); once it runs out (the instance died), the next delivery
+  takes the step over, the sweeper only if no delivery is left;
 - a duplicate resends the next step's hand-on only if it was lost (`lost_hand_on`), and records
   the resend, as the sweeper records a re-drive (`redrive`): hand-ons do not multiply;
 - completing or failing an attempt that is no longer the current one: stale (no effect).
@@ -149,7 +150,7 @@ class Document(BaseModel):
 class Decision(BaseModel):
     """What a transition decided. `document` is the new state to write (None: write nothing)."""
 
-    outcome: Literal["run", "duplicate", "busy", "not_ready", "gave_up", "completed", "stale", "failed", "released",
+    outcome: Literal["run", "duplicate", "busy", "not_ready", "gave_up", "completed", "stale", "failed", "released", "renewed",
                      "created", "reindexed", "retried", "conflict", "redriven", "marked"]
     document: Document | None = None
     attempt: int = 0
@@ -340,6 +341,21 @@ def begin_step(doc: Document | None, step_name: str, spec: PipelineSpec, now: da
     doc.status = step.status
     doc.updated_at = now
     return Decision(outcome="run", document=doc, attempt=rec.attempts)
+
+
+def renew_lease(doc: Document | None, step_name: str, attempt: int, now: datetime, lease_s: float,
+                until: datetime) -> Decision:
+    """The owner of a running attempt is alive: its lease runs `lease_s` from now, but never past
+    `until` (the start plus the function's timeout, when the platform has ended the request)."""
+    rec = _current_attempt(doc, step_name, attempt)
+    if rec is None:
+        return Decision(outcome="stale", detail=f"attempt {attempt} of {step_name} is no longer current")
+    lease_until = min(now + timedelta(seconds=lease_s), until)
+    if rec.lease_until and rec.lease_until >= lease_until:
+        return Decision(outcome="stale", detail="the lease already runs that long")
+    doc = doc.model_copy(deep=True)
+    doc.steps[step_name].lease_until = lease_until
+    return Decision(outcome="renewed", document=doc, attempt=attempt)
 
 
 def _current_attempt(doc: Document | None, step_name: str, attempt: int) -> StepRecord | None:

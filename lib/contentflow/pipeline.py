@@ -4,9 +4,11 @@ trigger and call `run_step`; the work of each step is a handler in `contentflow.
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contentflow import documents as sm
 from contentflow.documents import Decision, Document
@@ -53,6 +55,47 @@ class QueueAttempt:
         return (now - first_attempt_at).total_seconds() + DURATION_MARGIN_S >= retry.max_retry_duration_s
 
 
+class LeaseKeeper:
+    """Renews a running attempt's lease every third of it while the step works, so a short lease
+    (a dead owner's step is taken over by the next delivery within `lease_s`) still covers a long
+    step. A thread, not a background task: it lives and dies with the request that started it.
+    Renewal stops at `until` (the function's timeout), or once the attempt is no longer current."""
+
+    def __init__(self, store, doc_id: str, step_name: str, attempt: int, lease_s: float,
+                 clock: Callable[[], datetime], until: datetime):
+        self._store, self._doc_id, self._step, self._attempt = store, doc_id, step_name, attempt
+        self._lease_s, self._clock, self._until = lease_s, clock, until
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.renewals = 0
+
+    def __enter__(self) -> LeaseKeeper:
+        context = contextvars.copy_context()  # the log fields (document id, trace) follow the thread
+        self._thread = threading.Thread(target=context.run, args=(self._keep,), name="lease-keeper", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _keep(self) -> None:
+        while not self._stop.wait(self._lease_s / 3):
+            if self._clock() >= self._until:
+                return
+            try:
+                decision = self._store.transition(self._doc_id, lambda cur: sm.renew_lease(
+                    cur, self._step, self._attempt, self._clock(), self._lease_s, self._until))
+            except ContentflowError as err:  # the next renewal may get through; the lease still runs
+                log.warning("lease not renewed", reason=err.reason)
+                continue
+            if decision.outcome != "renewed" and "no longer current" in decision.detail:
+                log.warning("lease lost: the attempt is no longer current", detail=decision.detail)
+                return
+            self.renewals += decision.outcome == "renewed"
+
+
 class Pipeline:
     def __init__(self, settings, store, dispatcher, handlers: Callable[[str], Callable[[Document], dict]],
                  clock: Callable[[], datetime] = sm.utcnow):
@@ -72,7 +115,8 @@ class Pipeline:
         Tasks queue, which has no dead-letter topic: on its last attempt a transient failure ends
         the document."""
         step = self.spec.step(step_name)
-        lease_s = self.spec.functions[step.function].runtime.timeout_s
+        timeout_s = self.spec.functions[step.function].runtime.timeout_s
+        lease_s = min(self.spec.delivery.lease_s, timeout_s)
         annotate(document_id=doc_id, step=step_name)
         with bind(document_id=doc_id, step=step_name):
             begun = self.store.transition(doc_id, lambda cur: sm.begin_step(cur, step_name, self.spec, self.clock(), lease_s))
@@ -99,7 +143,9 @@ class Pipeline:
                 log.info("step started", attempt=begun.attempt)
                 first_started = doc.steps[step_name].first_started_at
                 try:
-                    updates = self.handlers(step_name)(doc)
+                    with LeaseKeeper(self.store, doc_id, step_name, begun.attempt, lease_s, self.clock,
+                                     until=doc.steps[step_name].started_at + timedelta(seconds=timeout_s)):
+                        updates = self.handlers(step_name)(doc)
                 except ContentflowError as err:
                     if err.detail:  # the dependency's own text: logged here, never stored on the record
                         log.warning("step error detail", reason=err.reason, detail=err.detail)

@@ -174,6 +174,24 @@ class Delivery(_Strict):
     min_backoff_s: float = Field(ge=0, le=600)
     max_backoff_s: float = Field(ge=0, le=600)
     max_delivery_attempts: int = Field(ge=5, le=100)
+    # A running step's lease: renewed while the step works (up to its function's timeout), so it
+    # runs out this long after its owner died, and a redelivery can take the step over.
+    lease_s: int = Field(default=30, ge=10, le=600)
+
+    def redelivery_window_s(self) -> float:
+        """How long Pub/Sub keeps redelivering a message that keeps failing before it dead-letters
+        it: the backoffs between its deliveries (exponential from min to max backoff)."""
+        waits = [min(self.max_backoff_s, max(self.min_backoff_s, 1.0) * 2 ** i) for i in range(self.max_delivery_attempts - 1)]
+        return sum(waits)
+
+    @model_validator(mode="after")
+    def _outlasts_the_lease(self) -> Delivery:
+        # Otherwise a step whose owner died is dead-lettered while its lease still holds, and its
+        # document waits for the sweeper although a redelivery could have finished it.
+        if self.redelivery_window_s() < 2 * self.lease_s:
+            raise ValueError(f"delivery: {self.max_delivery_attempts} deliveries span about {self.redelivery_window_s():.0f} s, "
+                             f"less than twice lease_s ({self.lease_s} s): raise max_delivery_attempts or lower lease_s")
+        return self
 
 
 class Embeddings(_Strict):

@@ -249,3 +249,29 @@ def test_busy_says_when_the_lease_expires():
     assert busy.outcome == "busy" and busy.document is None and busy.retry_after_s == 40
     takeover = sm.begin_step(running, "extract", SPEC, T0 + timedelta(seconds=60), 60)
     assert takeover.outcome == "run" and takeover.attempt == 2
+
+
+def test_a_live_owner_renews_its_lease_up_to_the_function_timeout_and_a_stale_one_cannot():
+    doc = registered()
+    running = sm.begin_step(doc, "extract", SPEC, T0, lease_s=30).document
+    until = T0 + timedelta(seconds=300)
+    renewed = sm.renew_lease(running, "extract", 1, T0 + timedelta(seconds=10), 30, until)
+    assert renewed.outcome == "renewed"
+    assert renewed.document.steps["extract"].lease_until == T0 + timedelta(seconds=40)
+    # near the timeout the lease ends with it: a request the platform ended holds nothing
+    late = sm.renew_lease(renewed.document, "extract", 1, T0 + timedelta(seconds=290), 30, until)
+    assert late.document.steps["extract"].lease_until == until
+    # another delivery took the step over after the lease ran out: the old owner cannot renew
+    taken = sm.begin_step(running, "extract", SPEC, T0 + timedelta(seconds=31), lease_s=30).document
+    stale = sm.renew_lease(taken, "extract", 1, T0 + timedelta(seconds=32), 30, until)
+    assert stale.outcome == "stale" and stale.document is None and "no longer current" in stale.detail
+    # a step that finished meanwhile: nothing to renew
+    done = sm.complete_step(running, "extract", 1, {}, SPEC, T0 + timedelta(seconds=5)).document
+    assert sm.renew_lease(done, "extract", 1, T0 + timedelta(seconds=6), 30, until).outcome == "stale"
+
+
+def test_a_busy_answer_names_the_short_lease_not_the_function_timeout():
+    running = sm.begin_step(registered(), "extract", SPEC, T0, lease_s=SPEC.delivery.lease_s).document
+    busy = sm.begin_step(running, "extract", SPEC, T0 + timedelta(seconds=1), lease_s=SPEC.delivery.lease_s)
+    assert busy.outcome == "busy" and busy.retry_after_s == SPEC.delivery.lease_s - 1
+    assert SPEC.delivery.redelivery_window_s() >= 2 * SPEC.delivery.lease_s

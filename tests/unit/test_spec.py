@@ -54,6 +54,10 @@ def test_shipped_spec_is_valid_and_chains_the_steps():
     (lambda d: d["functions"]["extract"].update(hands_on="first_step"), "functions.extract: a step function's hand-on"),
     (lambda d: d["functions"]["index"].update(announces=True), "functions.index: a step function's hand-on"),
     (lambda d: d["functions"]["sweeper"].update(signs_urls=True), "functions.sweeper.signs_urls: the signer needs create"),
+    # 5 deliveries 1 s doubling: about 15 s of redelivery, shorter than the lease: a dead owner's
+    # step would be dead-lettered while its lease holds, and wait for the sweeper
+    (lambda d: d["delivery"].update(max_delivery_attempts=5), "delivery: 5 deliveries span about 15 s, less than twice lease_s"),
+    (lambda d: d["delivery"].update(lease_s=5), "delivery.lease_s"),
 ])
 def test_broken_spec_is_refused_naming_the_field(raw, mutate, field):
     broken = copy.deepcopy(raw)
