@@ -148,6 +148,25 @@ def is_same_process(pid: int, ticks: int | None) -> bool:
     return ticks is not None and start_ticks(pid) == ticks
 
 
+def group_rss_mib(pgid: int) -> float:
+    """Resident memory of every live process in the group, in MiB (0 when it is gone)."""
+    total_kib = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid or fields[0] == "Z":
+                continue
+            status = (entry / "status").read_text()
+        except (OSError, ValueError):
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total_kib += int(line.split()[1])
+    return total_kib / 1024
+
+
 def group_alive(pgid: int) -> bool:
     """True while any process of the group exists (zombies of our own children excluded)."""
     for entry in Path("/proc").iterdir():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -18,7 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from contentflow.spec import ARCHIVE_RETENTION_S, DEFAULT_SPEC_PATH, PipelineSpec, StorageTrigger, bucket_name, load_spec_file
-from local.procs import ManagedProcess, TerminationSignals, free_port, http_ok, is_same_process, port_open, start_ticks
+from local.delivery_faults import DeliveryFaults, DeliveryProxies
+from local.outage import TcpGate
+from local.procs import (ManagedProcess, TerminationSignals, free_port, group_rss_mib, http_ok, is_same_process, port_open,
+                         start_ticks)
 from local.relay import StorageEventRelay
 from local.scheduler import LocalScheduler
 
@@ -48,9 +52,14 @@ def fake_gcs_binary() -> Path:
 class LocalStack:
     def __init__(self, data_dir: str | Path, project_id: str = DEFAULT_PROJECT,
                  spec_path: str | Path | None = None, say=None, with_scheduler: bool = True,
-                 inference: str = "local", function_env: dict[str, str] | None = None):
+                 inference: str = "local", function_env: dict[str, str] | None = None,
+                 delivery_faults: DeliveryFaults | None = None, outage_gates: bool = False):
         """`inference="vertex"` runs the vertex backend against the local server that speaks Vertex
-        AI's REST shapes (local/vertexfake); `function_env` adds settings to every function."""
+        AI's REST shapes (local/vertexfake); `function_env` adds settings to every function;
+        `delivery_faults` puts a proxy in front of every function that duplicates, reorders or
+        loses the acknowledgement of deliveries (local/delivery_faults.py, for fault injection);
+        `outage_gates` puts a TCP gate between the clients and the Pub/Sub and Firestore emulators
+        that `cut()` closes for a while (local/outage.py)."""
         self.data_dir = Path(data_dir).resolve()
         self.project_id = project_id
         self.spec_path = Path(spec_path).resolve() if spec_path else None
@@ -67,9 +76,17 @@ class LocalStack:
         names = ["pubsub", "firestore", "gcs", "relay", "cloudtasks", *(f"fn:{n}" for n in self.spec.functions)]
         if inference == "vertex":
             names.append("vertex")
+        self.delivery_faults = delivery_faults
+        if delivery_faults is not None:
+            names += [f"proxy:{n}" for n in self.spec.functions]
+        self.outage_gates = outage_gates
+        if outage_gates:
+            names += ["gate:pubsub", "gate:firestore"]
+        self.gates: dict[str, TcpGate] = {}
         self.ports = {name: free_port(preferred=previous.get(name) if isinstance(previous.get(name), int) else None)
                       for name in names}
         self.processes: dict[str, ManagedProcess] = {}
+        self.proxies: DeliveryProxies | None = None
         self.relay: StorageEventRelay | None = None
         self.scheduler: LocalScheduler | None = None
         self.started_at: float | None = None
@@ -79,7 +96,9 @@ class LocalStack:
 
     # --- addresses --------------------------------------------------------------------------
     def function_url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports['fn:' + name]}/"
+        """Where callers reach a function (through its fault proxy when there is one)."""
+        key = f"proxy:{name}" if self.delivery_faults is not None else f"fn:{name}"
+        return f"http://127.0.0.1:{self.ports[key]}/"
 
     @property
     def function_urls(self) -> dict[str, str]:
@@ -87,9 +106,10 @@ class LocalStack:
 
     def client_env(self) -> dict[str, str]:
         """The standard variables that point Google's clients (and our functions) at this stack."""
+        gated = "gate:" if self.outage_gates else ""
         env = {
-            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.ports['pubsub']}",
-            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.ports['firestore']}",
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.ports[gated + 'pubsub']}",
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.ports[gated + 'firestore']}",
             "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{self.ports['gcs']}",
             "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{self.ports['cloudtasks']}",
             "CONTENTFLOW_REGION": LOCAL_REGION,
@@ -137,6 +157,13 @@ class LocalStack:
         deadline = time.monotonic() + timeout_s
         self.say("starting the Pub/Sub and Firestore emulators and the functions")
         self._spawn_emulators()
+        if self.outage_gates:
+            for name in ("pubsub", "firestore"):
+                self.gates[name] = TcpGate(name, self.ports[f"gate:{name}"], self.ports[name]).start()
+        if self.delivery_faults is not None:
+            self.proxies = DeliveryProxies({n: self.ports[f"proxy:{n}"] for n in self.spec.functions},
+                                           {n: self.ports[f"fn:{n}"] for n in self.spec.functions},
+                                           self.delivery_faults).start()
         if self.inference == "vertex":
             self._spawn("vertex", [sys.executable, "-m", "local.vertexfake", "--port", str(self.ports["vertex"])])
         self._spawn_functions()
@@ -173,6 +200,12 @@ class LocalStack:
             if self.relay:
                 self.relay.stop()
                 self.relay = None
+            if self.proxies:
+                self.proxies.stop()
+                self.proxies = None
+            for gate in self.gates.values():
+                gate.stop()
+            self.gates.clear()
             procs = list(self.processes.values())
             if procs:
                 with ThreadPoolExecutor(max_workers=len(procs)) as pool:
@@ -253,6 +286,33 @@ class LocalStack:
         self._wait(f"function {name}", lambda: port_open(self.ports[f"fn:{name}"]), time.monotonic() + timeout_s, process=f"fn:{name}")
         if self.ready_after_s is not None:  # spawning marked the stack not ready: it is again
             self._write_state(ready=True)
+
+    # --- faults (local/chaos.py drives these) -------------------------------------------------
+    def crash_function(self, name: str, down_s: float = 0.0, timeout_s: float = 60.0) -> None:
+        """A crashed instance: SIGKILL to the function's whole process group (no graceful
+        shutdown, requests in flight are cut), `down_s` with nothing listening, then a cold start."""
+        proc = self.processes.pop(f"fn:{name}")
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.stop(timeout=5)  # reaps the leader; anything left of the group is ended
+        time.sleep(down_s)
+        self._spawn_functions(only=name)
+        self._wait(f"function {name}", lambda: port_open(self.ports[f"fn:{name}"]), time.monotonic() + timeout_s,
+                   process=f"fn:{name}")
+        if self.ready_after_s is not None:
+            self._write_state(ready=True)
+
+    def cut(self, component: str, seconds: float) -> None:
+        """An outage of the Pub/Sub or Firestore emulator as the functions see it, for `seconds`
+        (needs `outage_gates`); returns at once."""
+        self.gates[component].cut(seconds)
+
+    def function_rss_mib(self) -> dict[str, float]:
+        """Resident memory of each function, all processes of its group (master and workers)."""
+        return {name: group_rss_mib(self.processes[f"fn:{name}"].pid) for name in self.spec.functions
+                if f"fn:{name}" in self.processes}
 
     def _upload_signing_key(self) -> Path:
         """A throwaway service-account key for the api's signed upload URLs (production signs

@@ -645,6 +645,9 @@ class FakeVertex:
             def do_GET(self):  # noqa: N802
                 fake._handle(self, "GET")
 
+            def do_DELETE(self):  # noqa: N802 (clears the faults: DELETE /_fake/faults)
+                fake._handle(self, "DELETE")
+
             def log_message(self, *args):  # quiet: stats say what happened
                 pass
 
@@ -779,6 +782,9 @@ class FakeVertex:
         if path == "/_fake/faults":
             if verb == "GET":
                 return 200, {"faults": self.faults()}
+            if verb == "DELETE":
+                self.clear_faults()
+                return 200, {"faults": []}
             try:
                 spec = json.loads(raw or b"{}")
                 if not isinstance(spec, dict):
