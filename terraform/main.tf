@@ -36,14 +36,28 @@ module "spec" {
   embedding_model   = var.embedding_model
 }
 
+# Which key encrypts what, checked at plan time (provider-free): the regional key in the region,
+# the Firestore key in the database's location (a multi-region needs a key of its own).
+module "cmek" {
+  source = "./modules/cmek"
+
+  region                    = var.region
+  firestore_location        = coalesce(var.firestore_location, var.region)
+  create_firestore_database = var.create_firestore_database
+  kms_key_name              = var.kms_key_name
+  firestore_kms_key_name    = var.firestore_kms_key_name
+}
+
 module "project" {
   source = "./modules/project"
 
-  project_id       = var.project_id
-  apis             = local.apis
-  enable_apis      = var.enable_apis
-  storage_triggers = anytrue([for f in values(module.spec.functions) : f.trigger_type == "storage"])
-  kms_key_name     = var.kms_key_name
+  project_id             = var.project_id
+  apis                   = local.apis
+  enable_apis            = var.enable_apis
+  api_activation_wait    = var.api_activation_wait
+  storage_triggers       = anytrue([for f in values(module.spec.functions) : f.trigger_type == "storage"])
+  kms_key_name           = module.cmek.kms_key_name
+  firestore_kms_key_name = module.cmek.firestore_kms_key_name
 }
 
 module "service_accounts" {
@@ -124,20 +138,10 @@ module "firestore" {
   location_id       = coalesce(var.firestore_location, var.region)
   create_database   = var.create_firestore_database
   layout            = module.spec.firestore
-  kms_key_name      = var.kms_key_name
+  kms_key_name      = module.cmek.firestore_kms_key_name
   delete_protection = var.firestore_delete_protection
 
   depends_on = [module.project]
-}
-
-# Cloud Build reads the archive and pushes the image as the build account; IAM grants take a
-# while to reach every Google service, so the first build waits for them.
-resource "time_sleep" "build_grants" {
-  create_duration = "60s"
-  triggers = {
-    reader = module.source.reader_grant
-    logs   = join(",", module.service_accounts.project_roles_granted)
-  }
 }
 
 module "functions" {
@@ -160,9 +164,14 @@ module "functions" {
   build_member             = module.service_accounts.build_member
   kms_key_name             = var.kms_key_name
 
-  # A function starts with its grants in place: its secret, buckets, topics, project roles and
-  # (a URL signer) the right to sign as itself.
-  depends_on = [time_sleep.build_grants, module.secrets, module.storage, module.pubsub, module.service_accounts]
+  # Cloud Build reads the archive, writes logs and pushes the image as the build account; a
+  # function starts with its grants (secret, buckets, topics, project roles, a URL signer's right
+  # to sign as itself). All are made before this module starts (depends_on); the module makes the
+  # image-push grant, then waits iam_propagation_wait for IAM to propagate before the builds.
+  grant_ids            = concat([module.source.reader_grant], module.service_accounts.project_roles_granted, module.service_accounts.signer_grants)
+  iam_propagation_wait = var.iam_propagation_wait
+
+  depends_on = [module.source, module.secrets, module.storage, module.pubsub, module.service_accounts]
 }
 
 module "delivery" {

@@ -37,13 +37,46 @@ variable "create_firestore_database" {
 }
 
 variable "kms_key_name" {
-  description = "CMEK key (projects/P/locations/REGION/keyRings/R/cryptoKeys/K) for buckets, topics, the secret, function images and a new Firestore database; null uses Google-managed keys. It must be in the region (and the Firestore location)."
+  description = "CMEK key (projects/P/locations/REGION/keyRings/R/cryptoKeys/K) for buckets, topics, the secret, functions and their images, and a new regional Firestore database; null uses Google-managed keys. It must be in the region (checked at plan time)."
   type        = string
   default     = null
 
   validation {
     condition     = var.kms_key_name == null || can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", coalesce(var.kms_key_name, "x")))
     error_message = "A key id: projects/P/locations/L/keyRings/R/cryptoKeys/K."
+  }
+}
+
+variable "firestore_kms_key_name" {
+  description = "CMEK key of a new Firestore database, in the database's location: the same region, or the Cloud KMS multi-region europe for eur3 and us for nam5 (nam7 has no documented key location). Null: kms_key_name for a regional database; a multi-region database with kms_key_name set needs this (checked at plan time)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.firestore_kms_key_name == null || can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", coalesce(var.firestore_kms_key_name, "x")))
+    error_message = "A key id: projects/P/locations/L/keyRings/R/cryptoKeys/K."
+  }
+}
+
+variable "api_activation_wait" {
+  description = "Wait after enabling APIs before their first use (a duration such as 60s): activation is eventually consistent, a first call can get a 403."
+  type        = string
+  default     = "60s"
+
+  validation {
+    condition     = can(regex("^[0-9]+[smh]$", var.api_activation_wait))
+    error_message = "A duration such as 60s or 2m."
+  }
+}
+
+variable "iam_propagation_wait" {
+  description = "Wait for IAM grants to propagate before the functions are built (a duration such as 120s): typically 2 minutes, sometimes 7 or more (IAM, access change propagation)."
+  type        = string
+  default     = "120s"
+
+  validation {
+    condition     = can(regex("^[0-9]+[smh]$", var.iam_propagation_wait))
+    error_message = "A duration such as 120s or 7m."
   }
 }
 

@@ -195,3 +195,257 @@ def vector_indexes_of(outputs: dict[str, Any]) -> dict[str, tuple[int, tuple[tup
             filters.append((f["field_path"], f["order"] or f["array_config"]))
         found[key] = (index["dimension"], tuple(filters))
     return found
+
+
+# --- HCL structure (issue 14's offline checks) ----------------------------------------------------
+# bc-python-hcl2 cannot tell a block from an argument holding an object (`x { }` and `x = { }` come
+# out alike) and keeps no line numbers, so the schema and unknown-value checks read the structure
+# with this small parser: bodies, blocks with labels, arguments with their expression's text.
+
+import re  # noqa: E402  (appended section: the helpers above need none of it)
+
+SCHEMA_EXTRACT = TF_DIR / "schema" / "provider-schemas.json"
+
+
+@dataclass
+class HclArgument:
+    name: str
+    line: int
+    expr: str  # the expression's source text
+
+    @property
+    def literal(self) -> Any:
+        """The value when the expression is a plain literal (string without interpolation, number,
+        bool, or a list of those), else NOT_LITERAL."""
+        return hcl_literal(self.expr)
+
+
+@dataclass
+class HclBlock:
+    type: str
+    labels: list[str]
+    line: int
+    arguments: dict[str, HclArgument]
+    blocks: list["HclBlock"]
+    path: Path | None = None
+    source: str = ""  # the block's text, braces included
+    body_span: tuple[int, int] = (0, 0)  # offsets of the body inside the file's text
+
+    def blocks_of(self, block_type: str) -> list["HclBlock"]:
+        return [b for b in self.blocks if b.type == block_type]
+
+
+NOT_LITERAL = object()
+
+
+def hcl_literal(expr: str) -> Any:
+    text = expr.strip()
+    if text in ("true", "false"):
+        return text == "true"
+    if text == "null":
+        return None
+    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return float(text) if "." in text else int(text)
+    if re.fullmatch(r'"(?:[^"\\$%]|\\.|\$(?!\{)|%(?!\{))*"', text):
+        return json.loads(text)
+    if text.startswith("[") and text.endswith("]"):
+        inner = text[1:-1].strip().rstrip(",")
+        if not inner:
+            return []
+        items = [hcl_literal(part) for part in _split_top_level(inner)]
+        return NOT_LITERAL if any(i is NOT_LITERAL for i in items) else items
+    return NOT_LITERAL
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, current, i = [], 0, [], 0
+    while i < len(text):
+        c = text[i]
+        if c == '"':
+            end = _skip_string(text, i)
+            current.append(text[i:end])
+            i = end
+            continue
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        if c == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(c)
+        i += 1
+    if "".join(current).strip():
+        parts.append("".join(current))
+    return parts
+
+
+def _skip_string(s: str, i: int) -> int:
+    """Index after the quoted template string starting at s[i] (interpolations may nest strings)."""
+    i += 1
+    while i < len(s):
+        c = s[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == '"':
+            return i + 1
+        if c in "$%" and s[i + 1:i + 2] == "{":
+            i = _skip_braces(s, i + 1)
+            continue
+        i += 1
+    raise SyntaxError("unterminated string")
+
+
+def _skip_braces(s: str, i: int) -> int:
+    """Index after the {...} group starting at s[i]."""
+    depth = 0
+    while i < len(s):
+        c = s[i]
+        if c == '"':
+            i = _skip_string(s, i)
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise SyntaxError("unbalanced braces")
+
+
+class _HclParser:
+    IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+    def __init__(self, text: str, path: Path | None):
+        self.s, self.i, self.path = text, 0, path
+
+    def line(self, offset: int) -> int:
+        return self.s.count("\n", 0, offset) + 1
+
+    def error(self, message: str) -> SyntaxError:
+        return SyntaxError(f"{self.path}:{self.line(self.i)}: {message}")
+
+    def skip_space(self, newlines: bool) -> None:
+        s = self.s
+        while self.i < len(s):
+            c = s[self.i]
+            if c in " \t\r" or (newlines and c == "\n"):
+                self.i += 1
+            elif c == "#" or s.startswith("//", self.i):
+                while self.i < len(s) and s[self.i] != "\n":
+                    self.i += 1
+            elif s.startswith("/*", self.i):
+                self.i = s.index("*/", self.i) + 2
+            else:
+                return
+
+    def body(self, closing: bool) -> tuple[dict[str, HclArgument], list[HclBlock]]:
+        arguments: dict[str, HclArgument] = {}
+        blocks: list[HclBlock] = []
+        while True:
+            self.skip_space(newlines=True)
+            if self.i >= len(self.s):
+                if closing:
+                    raise self.error("missing }")
+                return arguments, blocks
+            if self.s[self.i] == "}":
+                if not closing:
+                    raise self.error("unexpected }")
+                self.i += 1
+                return arguments, blocks
+            start = self.i
+            match = self.IDENT.match(self.s, self.i)
+            if not match:
+                raise self.error(f"expected an argument or block, found {self.s[self.i:self.i + 10]!r}")
+            name = match.group()
+            self.i = match.end()
+            self.skip_space(newlines=False)
+            if self.s[self.i] == "=" and self.s[self.i + 1:self.i + 2] != "=":
+                self.i += 1
+                expr_start = self.i
+                self.scan_expression()
+                if name in arguments:
+                    raise self.error(f"argument {name} set twice")
+                arguments[name] = HclArgument(name, self.line(start), self.s[expr_start:self.i].strip())
+                continue
+            labels = []
+            while self.s[self.i] != "{":
+                if self.s[self.i] == '"':
+                    end = _skip_string(self.s, self.i)
+                    labels.append(json.loads(self.s[self.i:end]))
+                    self.i = end
+                else:
+                    label = self.IDENT.match(self.s, self.i)
+                    if not label:
+                        raise self.error(f"block {name}: expected a label or {{")
+                    labels.append(label.group())
+                    self.i = label.end()
+                self.skip_space(newlines=False)
+            self.i += 1
+            body_start = self.i
+            inner_arguments, inner_blocks = self.body(closing=True)
+            blocks.append(HclBlock(name, labels, self.line(start), inner_arguments, inner_blocks, self.path,
+                                   self.s[start:self.i], (body_start, self.i - 1)))
+
+    def scan_expression(self) -> None:
+        """Move past one expression: to the newline (or the block's closing brace) outside brackets."""
+        s, depth = self.s, 0
+        while self.i < len(s):
+            c = s[self.i]
+            if c == '"':
+                self.i = _skip_string(s, self.i)
+                continue
+            if s.startswith("<<", self.i):
+                heredoc = re.match(r"<<-?([A-Za-z_][A-Za-z0-9_]*)\n", s[self.i:])
+                if heredoc:
+                    end = re.compile(rf"^\s*{heredoc.group(1)}\s*$", re.M).search(s, self.i + heredoc.end())
+                    if not end:
+                        raise self.error("unterminated heredoc")
+                    self.i = end.end()
+                    continue
+            if c == "#" or s.startswith("//", self.i) or s.startswith("/*", self.i):
+                if depth == 0 and not s.startswith("/*", self.i):
+                    return
+                self.skip_space(newlines=False)
+                continue
+            if c in "([{":
+                depth += 1
+            elif c in ")]}":
+                if depth == 0:
+                    return
+                depth -= 1
+            elif c == "\n" and depth == 0:
+                return
+            self.i += 1
+
+
+def parse_hcl(text: str, path: Path | None = None) -> HclBlock:
+    """The file as a root block (type "") with its top-level arguments and blocks."""
+    parser = _HclParser(text, path)
+    arguments, blocks = parser.body(closing=False)
+    return HclBlock("", [], 1, arguments, blocks, path, text, (0, len(text)))
+
+
+def tf_files(root: Path = TF_DIR) -> list[Path]:
+    return [p for p in sorted(root.rglob("*.tf")) if ".terraform" not in p.parts]
+
+
+def load_schema_extract(path: Path = SCHEMA_EXTRACT) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def provider_of(block: HclBlock) -> str:
+    """The provider local name a resource or data block uses: its `provider` argument (without an
+    alias), else the type's prefix; terraform_data is built in."""
+    if "provider" in block.arguments:
+        return block.arguments["provider"].expr.split(".")[0]
+    rtype = block.labels[0]
+    return "terraform" if rtype == "terraform_data" else rtype.split("_")[0]
+
+
+def schema_of(extract: dict[str, Any], block: HclBlock) -> dict[str, Any] | None:
+    kind = "resource_schemas" if block.type == "resource" else "data_source_schemas"
+    return extract[kind].get(provider_of(block), {}).get(block.labels[0])

@@ -38,6 +38,20 @@ resource "google_artifact_registry_repository_iam_member" "build_pushes" {
   member     = var.build_member
 }
 
+# IAM changes take effect typically within 2 minutes, sometimes 7 or more (IAM documentation,
+# "Access change propagation"). A build reads the archive, writes logs and pushes the image as the
+# build account, and a new function starts with its grants (secret, buckets, topics, project
+# roles): every one of those grants is made before this module starts (the root module's
+# depends_on), the image push right above, so one wait after the last of them covers all. A grant
+# that has not propagated when the wait ends fails the build; `terraform apply` again resumes.
+resource "time_sleep" "grants_propagated" {
+  create_duration = var.iam_propagation_wait
+  triggers = {
+    image_push = google_artifact_registry_repository_iam_member.build_pushes.id
+    grants     = join(",", sort(var.grant_ids))
+  }
+}
+
 resource "google_cloudfunctions2_function" "function" {
   for_each = var.functions
 
@@ -101,7 +115,7 @@ resource "google_cloudfunctions2_function" "function" {
     }
   }
 
-  depends_on = [google_artifact_registry_repository_iam_member.build_pushes]
+  depends_on = [time_sleep.grants_propagated]
 }
 
 resource "google_cloud_run_v2_service_iam_member" "invoker" {

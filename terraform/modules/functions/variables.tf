@@ -129,3 +129,20 @@ variable "image_versions_kept" {
     error_message = "Keep at least one image."
   }
 }
+
+variable "grant_ids" {
+  description = "Ids of the grants the builds and the functions rely on (build account, function accounts): the wait for IAM propagation starts again when one changes."
+  type        = list(string)
+  default     = []
+}
+
+variable "iam_propagation_wait" {
+  description = "How long the builds wait for the grants to propagate (a duration such as 120s): IAM changes take typically 2 minutes, sometimes 7 or more."
+  type        = string
+  default     = "120s"
+
+  validation {
+    condition     = can(regex("^[0-9]+[smh]$", var.iam_propagation_wait))
+    error_message = "A duration such as 120s or 7m."
+  }
+}

@@ -5,5 +5,9 @@ terraform {
       source  = "hashicorp/google"
       version = ">= 7.35, < 8.0"
     }
+    time = {
+      source  = "hashicorp/time"
+      version = ">= 0.11, < 1.0"
+    }
   }
 }

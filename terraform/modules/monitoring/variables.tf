@@ -75,3 +75,14 @@ variable "latency_threshold_ratio" {
     error_message = "latency_threshold_ratio is a fraction between 0 and 1."
   }
 }
+
+variable "metric_availability_wait" {
+  description = "How long the alert policies on the failures log-based metric wait after it is created (a duration): Cloud Monitoring may take up to 10 minutes to know a new metric."
+  type        = string
+  default     = "600s"
+
+  validation {
+    condition     = can(regex("^[0-9]+[smh]$", var.metric_availability_wait))
+    error_message = "A duration such as 600s or 10m."
+  }
+}

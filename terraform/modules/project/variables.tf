@@ -25,7 +25,24 @@ variable "storage_triggers" {
 }
 
 variable "kms_key_name" {
-  description = "CMEK key (projects/P/locations/L/keyRings/R/cryptoKeys/K) or null: when set, the service agents that encrypt with it get roles/cloudkms.cryptoKeyEncrypterDecrypter on it."
+  description = "The regional CMEK key (projects/P/locations/L/keyRings/R/cryptoKeys/K) or null: when set, the service agents of the regional resources get roles/cloudkms.cryptoKeyEncrypterDecrypter on it."
   type        = string
   default     = null
+}
+
+variable "firestore_kms_key_name" {
+  description = "The Firestore database's CMEK key (in the database's location) or null: when set, the Firestore service agent is generated and gets roles/cloudkms.cryptoKeyEncrypterDecrypter on it."
+  type        = string
+  default     = null
+}
+
+variable "api_activation_wait" {
+  description = "How long to wait after enabling APIs before their first use (a duration such as 60s): activation is eventually consistent."
+  type        = string
+  default     = "60s"
+
+  validation {
+    condition     = can(regex("^[0-9]+[smh]$", var.api_activation_wait))
+    error_message = "A duration such as 60s or 2m."
+  }
 }

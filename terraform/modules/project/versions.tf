@@ -9,5 +9,9 @@ terraform {
       source  = "hashicorp/google-beta"
       version = ">= 7.35, < 8.0"
     }
+    time = {
+      source  = "hashicorp/time"
+      version = ">= 0.11, < 1.0"
+    }
   }
 }

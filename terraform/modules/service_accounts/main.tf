@@ -27,12 +27,25 @@ resource "google_service_account" "build" {
   description  = "Cloud Build identity for the functions' images: reads the source archive, writes the image repository, writes build logs."
 }
 
+# A Firestore role (roles/datastore.*) holds only on the pipeline's database: an IAM condition on
+# the database's resource name (Firestore's per-database access control), so another database in
+# the project stays out of reach. Firestore IAM has no finer resource than the database (no
+# per-collection condition), and each function writes there, so datastore.user itself stays.
 resource "google_project_iam_member" "function" {
   for_each = var.project_role_grants
 
   project = var.project_id
   role    = each.value.role
   member  = google_service_account.function[each.value.function].member
+
+  dynamic "condition" {
+    for_each = startswith(each.value.role, "roles/datastore.") ? [var.firestore_database] : []
+    content {
+      title       = "contentflow database only"
+      description = "Firestore access of a contentflow function, limited to the pipeline's database."
+      expression  = "resource.name == \"projects/${var.project_id}/databases/${condition.value}\""
+    }
+  }
 }
 
 resource "google_project_iam_member" "build_logs" {

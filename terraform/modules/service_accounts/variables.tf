@@ -42,3 +42,9 @@ variable "url_signers" {
   type        = list(string)
   default     = []
 }
+
+variable "firestore_database" {
+  description = "Id of the pipeline's Firestore database: the Firestore roles of the functions hold on it only (an IAM condition)."
+  type        = string
+  default     = "(default)"
+}

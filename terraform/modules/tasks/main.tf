@@ -27,8 +27,10 @@ resource "google_cloud_tasks_queue" "queue" {
     sampling_ratio = var.log_sampling_ratio
   }
 
+  # Decided by the spec alone (known at plan time): a queue with a consumer means a queue-triggered
+  # function, hence the tasks invoker, exists.
   dynamic "http_target" {
-    for_each = length(each.value.consumers) == 1 && var.tasks_invoker_email != null ? each.value.consumers : []
+    for_each = length(each.value.consumers) == 1 ? each.value.consumers : []
     content {
       oidc_token {
         service_account_email = var.tasks_invoker_email
@@ -48,11 +50,21 @@ resource "google_cloud_tasks_queue_iam_member" "enqueuer" {
   member   = var.members[each.value.function]
 }
 
-# Creating a task that carries another account's token needs actAs on that account.
+# Creating a task that carries another account's token needs actAs on that account. The keys are
+# function names from the spec module, known at plan time; never the account's id, which is known
+# only once the account exists (a for_each over it fails the plan: "Invalid for_each argument").
+# Every enqueuer targets a queue-triggered function, so the tasks invoker exists whenever a key does.
 resource "google_service_account_iam_member" "enqueuer_acts_as_invoker" {
-  for_each = var.tasks_invoker_id == null ? toset([]) : toset(distinct([for e in values(var.enqueuers) : e.function]))
+  for_each = toset(distinct([for e in values(var.enqueuers) : e.function]))
 
   service_account_id = var.tasks_invoker_id
   role               = "roles/iam.serviceAccountUser"
   member             = var.members[each.value]
+
+  lifecycle {
+    precondition {
+      condition     = var.tasks_invoker_id != null
+      error_message = "A function enqueues tasks but no function is queue-triggered: there is no tasks invoker to act as."
+    }
+  }
 }
