@@ -1,7 +1,7 @@
-"""Holding a push subscription's messages (tests and demos): the subscription is switched to pull,
-so what is published waits there instead of reaching the endpoint; `drop()` takes one message off
-for good (acknowledged: lost, as when a trigger loses an event); when the block ends, the push
-endpoint is restored and whatever is still held is pushed at once."""
+"""Holding a push subscription's messages (tests and demos): the push dispatcher stops pulling it
+(local/pusher.py), so what is published waits there instead of reaching the endpoint; `drop()`
+takes one message off for good (acknowledged: lost, as when a trigger loses an event); when the
+block ends, pushing resumes and whatever is still held is pushed at once."""
 
 from __future__ import annotations
 
@@ -12,21 +12,22 @@ from google.api_core.exceptions import DeadlineExceeded
 
 
 class HeldSubscription:
-    def __init__(self, pubsub_host: str, subscription: str, push_endpoint: str):
+    def __init__(self, pusher, pubsub_host: str, subscription: str):
         import grpc
         from google.cloud import pubsub_v1
         from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
+        self.pusher = pusher
         self.subscription = subscription
-        self.push_endpoint = push_endpoint
         self._client = pubsub_v1.SubscriberClient(
             transport=SubscriberGrpcTransport(channel=grpc.insecure_channel(pubsub_host)))
         self._held: list[str] = []  # ack ids pulled but not dropped: pushed again at the end
 
     def __enter__(self) -> HeldSubscription:
         try:
-            self._client.modify_push_config(request={"subscription": self.subscription, "push_config": {}}, timeout=10)
+            self.pusher.hold(self.subscription)
         except BaseException:
+            self.pusher.release(self.subscription)
             self._client.close()
             raise
         return self
@@ -54,10 +55,9 @@ class HeldSubscription:
 
     def __exit__(self, *exc) -> None:
         try:
-            self._client.modify_push_config(
-                request={"subscription": self.subscription, "push_config": {"push_endpoint": self.push_endpoint}}, timeout=10)
             if self._held:  # deadline 0: available again now, so pushed at once
                 self._client.modify_ack_deadline(request={"subscription": self.subscription, "ack_ids": self._held,
                                                           "ack_deadline_seconds": 0}, timeout=10)
         finally:
+            self.pusher.release(self.subscription)
             self._client.close()

@@ -1,7 +1,7 @@
 """The local cloud, wired from the pipeline spec: the official Pub/Sub and Firestore emulators,
 fake-gcs-server publishing real GCS notifications, the storage-event relay (Eventarc's role), one
-functions-framework process per function, push subscriptions with the spec's retry and
-dead-letter policy, and the local scheduler.
+functions-framework process per function, subscriptions with the spec's dead-letter policy pushed
+by local/pusher.py with the spec's backoff, and the local scheduler.
 
 Free ports are chosen automatically, everything lives under one data folder, and `stop()` ends
 every process group it started.
@@ -23,6 +23,7 @@ from local.delivery_faults import DeliveryFaults, DeliveryProxies
 from local.outage import TcpGate
 from local.procs import (ManagedProcess, TerminationSignals, free_port, group_rss_mib, http_ok, is_same_process, port_open,
                          start_ticks)
+from local.pusher import PushDispatcher, PushTarget
 from local.relay import StorageEventRelay
 from local.scheduler import LocalScheduler
 
@@ -88,6 +89,7 @@ class LocalStack:
         self.processes: dict[str, ManagedProcess] = {}
         self.proxies: DeliveryProxies | None = None
         self.relay: StorageEventRelay | None = None
+        self.pusher: PushDispatcher | None = None
         self.scheduler: LocalScheduler | None = None
         self.started_at: float | None = None
         self.ready_after_s: float | None = None
@@ -197,6 +199,9 @@ class LocalStack:
             if self.scheduler:
                 self.scheduler.stop()
                 self.scheduler = None
+            if self.pusher:
+                self.pusher.stop()
+                self.pusher = None
             if self.relay:
                 self.relay.stop()
                 self.relay = None
@@ -229,6 +234,7 @@ class LocalStack:
             "firestore": http_ok(f"http://127.0.0.1:{self.ports['firestore']}/"),
             "gcs": http_ok(f"http://127.0.0.1:{self.ports['gcs']}/storage/v1/b?project={self.project_id}"),
             "relay": port_open(self.ports["relay"]),
+            "push delivery": self.pusher is not None and self.pusher.alive(),
             "cloudtasks": self._cloudtasks_ready(),
         }
         for name in self.spec.functions:
@@ -253,8 +259,8 @@ class LocalStack:
         never arrives); the rest reach the relay when the block ends. See local/held_events.py."""
         from local.held_events import HeldSubscription
 
-        return HeldSubscription(f"127.0.0.1:{self.ports['pubsub']}", f"projects/{self.project_id}/subscriptions/{RELAY_SUBSCRIPTION}",
-                                f"http://127.0.0.1:{self.ports['relay']}/")
+        return HeldSubscription(self.pusher, f"127.0.0.1:{self.ports['pubsub']}",
+                                f"projects/{self.project_id}/subscriptions/{RELAY_SUBSCRIPTION}")
 
     # --- internals --------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
@@ -342,10 +348,7 @@ class LocalStack:
             # one request per instance and a whole CPU (extract) gets a worker process per core,
             # each an instance with its own state; the others get threads for their total
             # concurrency, capped for a laptop.
-            if fn.runtime.concurrency == 1 and fn.runtime.cpu >= 1:
-                workers, threads = min(fn.runtime.max_instances, os.cpu_count() or 1), 1
-            else:
-                workers, threads = 1, min(fn.runtime.concurrency * fn.runtime.max_instances, 8)
+            workers, threads = local_capacity(fn)
             self._spawn(f"fn:{name}", [
                 sys.executable, "-m", "functions_framework", "--target", fn.entry_point, "--source", str(REPO / fn.source),
                 "--host", "127.0.0.1", "--port", str(self.ports[f"fn:{name}"]),
@@ -375,23 +378,30 @@ class LocalStack:
         topic = lambda t: f"projects/{self.project_id}/topics/{t}"  # noqa: E731
         for name in [*self.spec.topics, NOTIFICATION_TOPIC]:
             publisher.create_topic(name=topic(name), timeout=10)
+        # Pull subscriptions with the spec's dead-letter policy and no retry policy: local/pusher.py
+        # pushes them (the emulator's own push stops redelivering after a burst of failures).
         delivery = self.spec.delivery
-        retry = {"minimum_backoff": {"seconds": int(delivery.min_backoff_s)},
-                 "maximum_backoff": {"seconds": int(delivery.max_backoff_s)}}
-        pushes: list[tuple[str, str, str, int]] = []  # (subscription, topic, endpoint, ack deadline)
+        targets: list[PushTarget] = []
+        subscriptions: list[tuple[str, str, int]] = []  # (subscription, topic, ack deadline)
         for fn_name, fn in self.spec.pubsub_functions().items():
             ack = min(600, max(delivery.ack_deadline_s, fn.runtime.timeout_s))
-            pushes.append((f"{fn.trigger.topic}--{fn_name}", fn.trigger.topic, self.function_url(fn_name), ack))
-        pushes.append((RELAY_SUBSCRIPTION, NOTIFICATION_TOPIC, f"http://127.0.0.1:{self.ports['relay']}/", 60))
+            workers, threads = local_capacity(fn)
+            subscriptions.append((f"{fn.trigger.topic}--{fn_name}", fn.trigger.topic, ack))
+            targets.append(PushTarget(f"projects/{self.project_id}/subscriptions/{fn.trigger.topic}--{fn_name}",
+                                      self.function_url(fn_name), ack, max_in_flight=workers * threads))
+        subscriptions.append((RELAY_SUBSCRIPTION, NOTIFICATION_TOPIC, 60))
+        targets.append(PushTarget(f"projects/{self.project_id}/subscriptions/{RELAY_SUBSCRIPTION}",
+                                  f"http://127.0.0.1:{self.ports['relay']}/", 60, max_in_flight=8))
         dlq_of = {name: t.dead_letter_topic for name, t in self.spec.topics.items()}
         dlq_of[NOTIFICATION_TOPIC] = next(n for n, t in self.spec.topics.items() if t.role == "dead_letter")
-        for sub, topic_name, endpoint, ack in pushes:
+        for sub, topic_name, ack in subscriptions:
             request = {"name": f"projects/{self.project_id}/subscriptions/{sub}", "topic": topic(topic_name),
-                       "push_config": {"push_endpoint": endpoint}, "ack_deadline_seconds": ack, "retry_policy": retry}
+                       "ack_deadline_seconds": ack}
             if dlq_of.get(topic_name):
                 request["dead_letter_policy"] = {"dead_letter_topic": topic(dlq_of[topic_name]),
                                                  "max_delivery_attempts": delivery.max_delivery_attempts}
             subscriber.create_subscription(request=request, timeout=10)
+        self.pusher = PushDispatcher(host, targets, delivery.min_backoff_s, delivery.max_backoff_s).start()
         for archive in self.spec.archives():  # kept for replay (`contentflow events replay`), as Terraform does
             subscriber.create_subscription(request={
                 "name": f"projects/{self.project_id}/subscriptions/{self.spec.archive_subscription(archive)}",
@@ -431,6 +441,13 @@ class LocalStack:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(path)
+
+
+def local_capacity(fn) -> tuple[int, int]:
+    """(worker processes, threads each) of a function's one local process."""
+    if fn.runtime.concurrency == 1 and fn.runtime.cpu >= 1:
+        return min(fn.runtime.max_instances, os.cpu_count() or 1), 1
+    return 1, min(fn.runtime.concurrency * fn.runtime.max_instances, 8)
 
 
 def cloudtasks_ready(port: int, project_id: str) -> bool:

@@ -250,3 +250,30 @@ def test_the_same_bytes_uploaded_again_before_extraction_still_extract(stack, db
     record = wait_status(doc_id, timeout=20)
     assert record["status"] == "done", record.get("error")
     assert record["content_sha256"] == hashlib.sha256(text).hexdigest()
+
+
+def test_a_working_owner_keeps_its_short_lease_and_a_dead_one_loses_it_within_the_lease(stack, db, inbox):
+    """The lease keeper renews a running attempt's lease in Firestore while the step works (here a
+    3 s lease held for 6 s: a redelivery meanwhile finds it busy); once it stops (the owner
+    died), the lease runs out within 3 s and the next delivery takes the step over."""
+    import time
+
+    from contentflow.pipeline import LeaseKeeper
+    from contentflow.services import Services
+    from contentflow.settings import Settings
+
+    store = Services(Settings()).store
+    doc_id = _stuck_document(stack, db, inbox, f"lease {uuid.uuid4().hex}".encode(), running=False)
+    db.collection("documents").document(doc_id).update({"updated_at": sm.utcnow()})  # not the sweeper's business
+    lease_s = 3.0
+    begun = store.transition(doc_id, lambda cur: sm.begin_step(cur, "extract", SPEC, sm.utcnow(), lease_s))
+    assert begun.outcome == "run"
+    until = sm.utcnow() + timedelta(seconds=300)
+    with LeaseKeeper(store, doc_id, "extract", begun.attempt, lease_s, sm.utcnow, until) as keeper:
+        time.sleep(6.0)
+        busy = store.transition(doc_id, lambda cur: sm.begin_step(cur, "extract", SPEC, sm.utcnow(), lease_s))
+        assert busy.outcome == "busy" and 0 <= busy.retry_after_s <= lease_s
+    assert keeper.renewals >= 4
+    time.sleep(lease_s + 0.5)
+    taken = store.transition(doc_id, lambda cur: sm.begin_step(cur, "extract", SPEC, sm.utcnow(), lease_s))
+    assert taken.outcome == "run" and taken.attempt == begun.attempt + 1
