@@ -13,7 +13,11 @@ so duplicate and out-of-order deliveries are decided in one place:
   while the owner works (`renew_lease`); once it runs out (the instance died), the next delivery
   takes the step over, the sweeper only if no delivery is left;
 - a duplicate resends the next step's hand-on only if it was lost (`lost_hand_on`), and records
-  the resend, as the sweeper records a re-drive (`redrive`): hand-ons do not multiply;
+  the resend, as the sweeper records a re-drive (`redrive`): hand-ons do not multiply; while that
+  hand-on may still be in flight (HAND_ON_GRACE_S) the duplicate is retried, not acknowledged, so a
+  sender that died between its commit and its hand-on is covered by the redelivery, not the sweeper;
+- a delivery to a terminal document whose output event is unconfirmed is retried for
+  EVENT_CONFIRM_GRACE_S, then sends the event itself (`announce`);
 - completing or failing an attempt that is no longer the current one: stale (no effect).
 """
 
@@ -147,6 +151,12 @@ class Document(BaseModel):
 
 # --- decisions -------------------------------------------------------------------------------
 
+# How long the delivery that makes a document terminal may take to confirm its output event (a
+# publish with its timeout, settings.publish_timeout_s, 10 s by default, and some margin); past it, a
+# redelivery that finds the event unconfirmed sends it itself.
+EVENT_CONFIRM_GRACE_S = 15.0
+
+
 class Decision(BaseModel):
     """What a transition decided. `document` is the new state to write (None: write nothing)."""
 
@@ -161,12 +171,19 @@ class Decision(BaseModel):
     trace_id: str | None = None
     # `busy`: seconds until the owner's lease expires (when a redelivery can take the step over).
     retry_after_s: int | None = None
+    # A duplicate delivery that finds the document terminal with its output event never confirmed
+    # (the delivery that committed it died before publishing): this delivery sends the event.
+    announce: bool = False
 
 
 # How long a hand-on may stay queued and unstarted before a duplicate delivery takes it for lost
-# and sends it again. Under a backlog a hand-on legitimately waits longer: the resend is recorded,
-# so it happens at most once per grace period whatever the number of duplicates.
-HAND_ON_GRACE_S = 120
+# and sends it again: longer than a publish or an enqueue with its timeout (10 s) takes, so the
+# delivery that committed it has confirmed it or died. Before that, the duplicate is retried (the
+# hand-on may be in flight); after it, resending is harmless: a task is named after the document
+# and step (Cloud Tasks drops the copy), an extract request found started is a duplicate. Under a
+# backlog a hand-on legitimately waits longer: the resend is recorded, so it happens at most once
+# per grace period whatever the number of duplicates.
+HAND_ON_GRACE_S = 15
 
 
 def lost_hand_on(doc: Document, step_name: str | None, now: datetime) -> str | None:
@@ -193,8 +210,24 @@ def _resent(doc: Document, step_name: str, now: datetime) -> Document:
     return doc
 
 
-def _duplicate(doc: Document, next_step: str | None, detail: str, now: datetime) -> Decision:
-    """A duplicate delivery; it resends the next step's hand-on only if that one was lost."""
+def hand_on_in_flight(doc: Document, step_name: str | None, now: datetime) -> int | None:
+    """Seconds left of the grace period if `step_name` waits queued and never attempted with a
+    hand-on sent less than HAND_ON_GRACE_S ago and not known to have failed; else None."""
+    rec = doc.steps.get(step_name) if step_name else None
+    if rec is None or rec.state != StepState.queued or rec.attempts != 0 or lost_hand_on(doc, step_name, now):
+        return None
+    last_sent = max(t for t in (rec.queued_at, rec.redriven_at) if t is not None)
+    return max(1, math.ceil(HAND_ON_GRACE_S - (now - last_sent).total_seconds()))
+
+
+def _duplicate(doc: Document, next_step: str | None, detail: str, now: datetime, retry_in_flight: bool = True) -> Decision:
+    """A duplicate delivery; it resends the next step's hand-on only if that one was lost. While
+    the hand-on may still be in flight it is retried, not acknowledged: if the delivery that
+    committed the step died before handing on, this retry is what sends it, not the sweeper."""
+    wait = hand_on_in_flight(doc, next_step, now) if retry_in_flight else None
+    if wait is not None:
+        return Decision(outcome="busy", detail=f"{detail}; the hand-on to {next_step} may still be in flight",
+                        retry_after_s=wait, trace_id=doc.trace_id)
     lost = lost_hand_on(doc, next_step, now)
     return Decision(outcome="duplicate", detail=detail, hand_on=lost, trace_id=doc.trace_id,
                     document=_resent(doc, lost, now) if lost else None)
@@ -212,12 +245,19 @@ def hand_on_failed(doc: Document | None, step_name: str, now: datetime) -> Decis
 
 
 def register(existing: Document | None, doc_id: str, source: Source, spec: PipelineSpec, now: datetime,
-             resend_lost_hand_on: bool = True) -> Decision:
+             resend_lost_hand_on: bool = True, redelivery: bool = True) -> Decision:
+    """`redelivery`: the caller is a trigger that retries a busy answer (an upload event); the api
+    registering a submission answers its client instead, so a duplicate is just a duplicate. Only
+    a dropped file's own event is retried while the first hand-on may be in flight: it alone sent
+    that hand-on. The api and the URL fetcher hand on themselves before answering, so their
+    object's upload event is acknowledged at once (holding it would let a retry re-register a
+    document deleted meanwhile)."""
     if existing is not None:
         detail = f"already registered ({existing.status})"
         if not resend_lost_hand_on:
             return Decision(outcome="duplicate", detail=detail, trace_id=existing.trace_id)
-        return _duplicate(existing, spec.first_step().name, detail, now)
+        return _duplicate(existing, spec.first_step().name, detail, now,
+                          retry_in_flight=redelivery and existing.source.via == "storage")
     first = spec.first_step().name
     doc = Document(
         id=doc_id,
@@ -312,10 +352,20 @@ def retry_failed(doc: Document | None, spec: PipelineSpec, now: datetime) -> Dec
     return Decision(outcome="retried", document=doc, hand_on=step, trace_id=doc.trace_id)
 
 
-def begin_step(doc: Document | None, step_name: str, spec: PipelineSpec, now: datetime, lease_s: float) -> Decision:
+def begin_step(doc: Document | None, step_name: str, spec: PipelineSpec, now: datetime, lease_s: float,
+               event_grace_s: float = EVENT_CONFIRM_GRACE_S) -> Decision:
     if doc is None:
         return Decision(outcome="not_ready", detail="document not registered yet")
     if doc.terminal:
+        if doc.event_pending_since is not None:
+            # The output event is not confirmed: the delivery that committed this state may still
+            # be publishing it (retry when it has had the time to), or died first (send it now).
+            waited = (now - doc.event_pending_since).total_seconds()
+            if waited < event_grace_s:
+                return Decision(outcome="busy", detail=f"document already {doc.status}, its output event not yet confirmed",
+                                retry_after_s=max(1, math.ceil(event_grace_s - waited)))
+            return Decision(outcome="duplicate", detail=f"document already {doc.status}, its output event never confirmed",
+                            announce=True, trace_id=doc.trace_id)
         return Decision(outcome="duplicate", detail=f"document already {doc.status}")
     rec = doc.steps.get(step_name)
     if rec is None:

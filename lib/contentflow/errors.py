@@ -44,3 +44,13 @@ class TransientError(ContentflowError):
 
 class NotReady(TransientError):
     """Delivered before the step it depends on finished (out-of-order delivery)."""
+
+
+class StepBusy(TransientError):
+    """The step runs under another delivery's live lease: retry, after `retry_after_s` (the
+    lease's remaining time) where the trigger honours a Retry-After (Cloud Tasks considers it on a
+    503; a Pub/Sub push subscription follows its own retry policy)."""
+
+    def __init__(self, reason: str, retry_after_s: int | None = None):
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s

@@ -41,7 +41,7 @@ class UrlIngestion:
             begun = self.store.transition(doc_id, lambda cur: sm.begin_fetch(cur, self.clock(), lease_s,
                                                                            self.settings.url_fetch.max_attempts))
             if begun.outcome == "busy":  # another delivery holds the lease: retried, not acknowledged
-                from contentflow.pipeline import StepBusy
+                from contentflow.errors import StepBusy
 
                 raise StepBusy(begun.detail, retry_after_s=begun.retry_after_s)
             if begun.outcome not in ("run", "gave_up"):

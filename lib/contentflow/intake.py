@@ -10,7 +10,7 @@ from datetime import datetime
 
 from contentflow import documents as sm
 from contentflow.documents import Decision, Source
-from contentflow.errors import InvalidInput, TransientError
+from contentflow.errors import InvalidInput, StepBusy, TransientError
 from contentflow.logs import annotate, bind, get_logger
 from contentflow.messages import VIA_METADATA_KEY, StorageObject
 
@@ -50,7 +50,7 @@ class Intake:
         self.dispatcher = dispatcher
         self.clock = clock
 
-    def register_object(self, obj: StorageObject, resend_lost_hand_on: bool = True) -> Decision:
+    def register_object(self, obj: StorageObject, resend_lost_hand_on: bool = True, redelivery: bool = True) -> Decision:
         """`resend_lost_hand_on`: a duplicate event for a document whose first step never started
         hands it on again (the first hand-on's publish may have failed after the commit)."""
         inbox = self.settings.bucket("inbox")
@@ -65,7 +65,7 @@ class Intake:
         annotate(document_id=doc_id)
         with bind(document_id=doc_id):
             decision = self.store.transition(doc_id, lambda cur: sm.register(cur, doc_id, source, self.spec, self.clock(),
-                                                                              resend_lost_hand_on))
+                                                                              resend_lost_hand_on, redelivery))
             if decision.outcome == "created":
                 doc = decision.document
                 annotate(trace_id=doc.trace_id)
@@ -77,6 +77,9 @@ class Intake:
                     except TransientError:
                         mark_hand_on_failed(self.store, doc.id, first, self.clock)
                         raise
+            elif decision.outcome == "busy":  # the first hand-on may be in flight: retry, not acknowledge
+                log.info("duplicate upload event to be retried", detail=decision.detail, retry_after_s=decision.retry_after_s)
+                raise StepBusy(decision.detail, retry_after_s=decision.retry_after_s)
             else:
                 log.info("duplicate upload event ignored", detail=decision.detail)
                 if decision.hand_on:  # lost (see documents.lost_hand_on); the resend is recorded
@@ -101,7 +104,7 @@ class Intake:
                             timeCreated=self.clock(), metadata={VIA_METADATA_KEY: "api"})
         # If this call wrote the object, its own upload event hands the document on: a duplicate
         # registration here is that race, not a lost hand-on.
-        decision = self.register_object(obj, resend_lost_hand_on=not stored.created)
+        decision = self.register_object(obj, resend_lost_hand_on=not stored.created, redelivery=False)
         if decision.outcome != "created":  # already registered: answer with what is there
             doc_id = document_id_of(obj)
             # The upload event for the object written just now may have registered it first:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from contentflow import documents as sm
 from contentflow.documents import Decision, Document
-from contentflow.errors import ContentflowError, NotReady, PermanentError, TransientError
+from contentflow.errors import ContentflowError, NotReady, PermanentError, StepBusy, TransientError  # noqa: F401  (StepBusy re-exported)
 from contentflow.events import OUTPUT_TOPIC, Announcer  # noqa: F401  (OUTPUT_TOPIC re-exported)
 from contentflow.intake import mark_hand_on_failed
 from contentflow.logs import annotate, bind, get_logger
@@ -20,16 +20,6 @@ from contentflow.spec import QueueRetry
 
 log = get_logger("contentflow.pipeline")
 DURATION_MARGIN_S = 1.0  # see QueueAttempt.is_last
-
-
-class StepBusy(TransientError):
-    """The step runs under another delivery's live lease: retry, after `retry_after_s` (the
-    lease's remaining time) where the trigger honours a Retry-After (Cloud Tasks considers it on a
-    503; a Pub/Sub push subscription follows its own retry policy)."""
-
-    def __init__(self, reason: str, retry_after_s: int | None = None):
-        super().__init__(reason)
-        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -132,6 +122,8 @@ class Pipeline:
             if begun.outcome == "duplicate":
                 log.info("delivery ignored", outcome=begun.outcome, detail=begun.detail)
                 self._resend_hand_on(doc_id, begun)
+                if begun.announce:  # its owner died between the terminal commit and the event
+                    self._send_unconfirmed_event(doc_id)
                 return begun
             doc = begun.document
             annotate(trace_id=doc.trace_id)
@@ -196,6 +188,14 @@ class Pipeline:
             self.store.transition(doc_id, lambda cur: sm.fail_step(cur, step_name, attempt, reason, True, self.spec, self.clock()))
         except TransientError as err:  # Firestore itself is away: the lease runs out, then the sweeper
             log.warning("could not give the step back; it waits for its lease to expire", error=err.reason)
+
+    def _send_unconfirmed_event(self, doc_id: str) -> None:
+        doc = self.store.get(doc_id)
+        if doc is not None and doc.event_pending_since is not None:
+            with bind(trace_id=doc.trace_id):
+                if self.announcer.announce_outcome(doc):
+                    log.warning("output event sent by a redelivery: the delivery that made the document terminal did not confirm it",
+                                status=doc.status)
 
     def _resend_hand_on(self, doc_id: str, decision: Decision) -> None:
         if decision.hand_on:

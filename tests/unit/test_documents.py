@@ -28,8 +28,10 @@ def test_document_id_is_stable_for_same_bytes_and_new_for_new_bytes():
 def test_register_twice_is_a_duplicate():
     doc = registered()
     assert doc.status == "received" and doc.steps["extract"].state == StepState.queued
-    again = sm.register(doc, doc.id, doc.source, SPEC, T0)
+    again = sm.register(doc, doc.id, doc.source, SPEC, T0, redelivery=False)
     assert again.outcome == "duplicate" and again.document is None
+    started = sm.begin_step(doc, "extract", SPEC, T0, 60).document  # its hand-on arrived
+    assert sm.register(started, doc.id, doc.source, SPEC, T0).outcome == "duplicate"
 
 
 def test_full_walk_to_done():
@@ -50,7 +52,12 @@ def test_duplicate_and_out_of_order_deliveries():
     running = sm.begin_step(doc, "extract", SPEC, T0, 60).document
     assert sm.begin_step(running, "extract", SPEC, T0, 60).outcome == "busy"  # concurrent duplicate
     finished = sm.complete_step(running, "extract", 1, {}, SPEC, T0).document
-    assert sm.begin_step(finished, "extract", SPEC, T0, 60).outcome == "duplicate"  # late duplicate
+    # A late duplicate before analyse started: retried while extract's hand-on may be in flight
+    # (a sender that died after its commit is covered by this retry), a duplicate once analyse ran.
+    early = sm.begin_step(finished, "extract", SPEC, T0, 60)
+    assert early.outcome == "busy" and early.retry_after_s == sm.HAND_ON_GRACE_S and early.document is None
+    analysing = sm.begin_step(finished, "analyse", SPEC, T0, 60).document
+    assert sm.begin_step(analysing, "extract", SPEC, T0, 60).outcome == "duplicate"  # late duplicate
     assert sm.complete_step(finished, "extract", 1, {}, SPEC, T0).outcome == "stale"
 
 
@@ -72,7 +79,7 @@ def test_transient_failure_releases_permanent_failure_ends():
     failed = sm.fail_step(doc, "extract", 1, "encrypted PDF: password required", False, SPEC, T0)
     assert failed.outcome == "failed" and failed.document.status == "failed"
     assert failed.document.error.reason == "encrypted PDF: password required"
-    assert sm.begin_step(failed.document, "extract", SPEC, T0, 60).outcome == "duplicate"
+    assert sm.begin_step(failed.document, "extract", SPEC, T0 + timedelta(hours=1), 60).outcome == "duplicate"
 
 
 def test_attempt_cap_ends_a_step_that_keeps_failing():
@@ -107,6 +114,23 @@ def test_a_terminal_failure_marks_its_event_pending_and_other_changes_do_not():
     assert failed.outcome == "failed" and failed.document.event_pending_since == now
 
 
+def test_a_redelivery_to_a_terminal_document_waits_for_its_event_then_sends_it_if_never_confirmed():
+    """The owner commits `failed` with the outbox mark and dies before publishing: a redelivery
+    within the grace period is told to retry (the owner may still be publishing); after it, the
+    redelivery sends the event itself; once confirmed (mark cleared) it is a plain duplicate."""
+    doc = registered()
+    running = sm.begin_step(doc, "extract", SPEC, T0, lease_s=60)
+    failed = sm.fail_step(running.document, "extract", running.attempt, "unreadable", False, SPEC, T0).document
+    early = sm.begin_step(failed, "extract", SPEC, T0 + timedelta(seconds=2), lease_s=60)
+    assert early.outcome == "busy" and early.document is None
+    assert early.retry_after_s == sm.EVENT_CONFIRM_GRACE_S - 2
+    later = sm.begin_step(failed, "extract", SPEC, T0 + timedelta(seconds=sm.EVENT_CONFIRM_GRACE_S), lease_s=60)
+    assert later.outcome == "duplicate" and later.announce and later.document is None
+    failed.event_pending_since = None  # the event went out
+    confirmed = sm.begin_step(failed, "extract", SPEC, T0 + timedelta(seconds=2), lease_s=60)
+    assert confirmed.outcome == "duplicate" and not confirmed.announce
+
+
 def test_a_late_dead_letter_does_not_undo_a_step_that_succeeded_or_runs_now():
     doc = registered()
     running = sm.begin_step(doc, "extract", SPEC, T0, 60).document
@@ -126,8 +150,15 @@ def test_a_duplicate_delivery_resends_a_hand_on_only_when_it_was_lost_and_record
     resend is written with the decision, so concurrent duplicates resend it once."""
     doc = registered()
     soon, late = T0 + timedelta(seconds=5), T0 + timedelta(seconds=sm.HAND_ON_GRACE_S)
-    again = sm.register(doc, doc.id, doc.source, SPEC, soon)
-    assert again.outcome == "duplicate" and again.hand_on is None and again.document is None  # in flight
+    again = sm.register(doc, doc.id, doc.source, SPEC, soon)  # in flight: retried, so a dead sender's hand-on is resent
+    assert again.outcome == "busy" and again.retry_after_s == sm.HAND_ON_GRACE_S - 5 and again.document is None
+    api = sm.register(doc, doc.id, doc.source, SPEC, soon, redelivery=False)  # the api answers its client instead
+    assert api.outcome == "duplicate" and api.hand_on is None and api.document is None
+    # The upload event of an object the api (or the URL fetcher) wrote and handed on itself is
+    # acknowledged: held, a retry could re-register a document deleted meanwhile.
+    submitted = doc.model_copy(deep=True)
+    submitted.source.via = "api"
+    assert sm.register(submitted, doc.id, submitted.source, SPEC, soon).outcome == "duplicate"
     lost = sm.register(doc, doc.id, doc.source, SPEC, late)
     assert lost.hand_on == "extract" and lost.trace_id == doc.trace_id
     resent = lost.document.steps["extract"]
@@ -238,7 +269,7 @@ def test_done_is_committed_with_the_outbox_mark_and_can_never_fail():
         refused = sm.fail_step(done, "index", attempt, "late dead letter", False, SPEC, T0 + timedelta(hours=1))
         assert refused.outcome == "stale" and refused.document is None
     assert sm.retry_failed(done, SPEC, T0).outcome == "conflict"
-    assert sm.begin_step(done, "index", SPEC, T0, 60).outcome == "duplicate"
+    assert sm.begin_step(done, "index", SPEC, T0 + timedelta(hours=1), 60).outcome == "duplicate"
 
 
 def test_busy_says_when_the_lease_expires():
