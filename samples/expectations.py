@@ -38,6 +38,10 @@ class Case:
     limits: dict = field(default_factory=dict)
     generated: bool = False
     ocr: bool = False  # needs tesseract: seconds, not milliseconds
+    warnings: tuple[str, ...] = ()  # each must be part of one of the record's warnings
+    # (phrase, kind): where the phrase's text came from, "body", "header", "footnote", "comment",
+    # "annotation", ... (Extraction.source_at; parsed.SEGMENT_KINDS lists the kinds)
+    phrase_sources: tuple[tuple[str, str], ...] = ()
 
     @property
     def file(self) -> Path:
@@ -108,6 +112,56 @@ DOCUMENTS = [
     ok("documents/pilot-station-fax.tiff", "FAX COVER SHEET", "enter the channel at dawn",
        mime_type="image/tiff", page_count=2, pages_ocred=2, ocr=True,
        phrase_pages=(("FAX COVER SHEET", 1), ("berth seven clear", 2))),
+    # Issue 13: text a viewer shows that a plain text-layer reader gets wrong (corpus/pdf_parts.py).
+    ok("documents/parish-newsletter-glyph-codes.pdf", "The village hall roof was repaired in March",
+       "after the blackbirds have left their nests", "Contact the editor, Ruth Pemberton",
+       mime_type="application/pdf", page_count=3, pages_ocred=2, language="en", ocr=True,
+       phrase_pages=(("jumble sale", 1), ("Choir practice", 2), ("summer edition", 3)),
+       warnings=("text layer is glyph codes, not text, on 2 pages, OCRed instead: page 1: ",
+                 "page 2: 100 % private-use or unmapped characters")),
+    ok("documents/tex-ligature-codes.pdf", "The office staff find it efficient to file the affidavits first.",
+       "A fluent offer of coffee and waffles fills the baffled buffet.",
+       "Officials reflect on the difficult traffic in the final fifty days.",
+       absent=("ecient", "adavits", " nd "), mime_type="application/pdf", page_count=1, pages_ocred=0,
+       warnings=("ligatures read from font codes (ff, fi, fl, ffi, ffl) on 1 page: 1",)),
+    ok("documents/reviewed-draft-annotations.pdf", "Hello World",
+       "Check the opening hours with the harbour master before printing.", "Approved",
+       "Photo of the new pontoon goes here.", absent=("internal review marker",),
+       mime_type="application/pdf", page_count=1, pages_ocred=0,
+       phrase_sources=(("Hello World", "annotation"), ("Check the opening hours", "annotation"),
+                       ("Approved", "annotation"), ("Photo of the new pontoon", "annotation"))),
+    ok("documents/volunteer-registration-form.pdf", "Harbour festival volunteer registration",
+       "Full name: Amara Okafor", "Email: amara.okafor@example.org", "Preferred shift: Saturday morning",
+       "Role: Kitchen", "First aid certificate: yes", "Newsletter: no",
+       absent=("tide-pool-5512",), mime_type="application/pdf", page_count=1, pages_ocred=0,
+       phrase_sources=(("Harbour festival volunteer registration", "body"), ("Full name: Amara Okafor", "form"),
+                       ("Email: amara.okafor@example.org", "form"), ("Preferred shift: Saturday", "form"),
+                       ("Role: Kitchen", "form"), ("First aid certificate: yes", "form"),
+                       ("Newsletter: no", "form"))),
+    # Issue 13: DOCX text outside the body, each phrase marked with where it came from (corpus/docx_parts.py).
+    ok("documents/moorings-survey-notes-comments.docx", "The survey counted 214 moorings in use",
+       "Pontoon | Moorings", "Kestrel Bay Harbour Board", "Prepared by the harbour office",
+       "Counted from the water on 3 and 4 September", "Sources: the harbour dues ledger",
+       "Tomas Reid: Check the north pontoon figure", "Ines Carvalho: Confirmed with the dive team",
+       mime_type=DOCX, title="Annual Survey of the Town Moorings 2024", author="Ines Carvalho", language="en",
+       phrase_sources=(("The survey counted 214 moorings", "body"), ("Appendix: mooring register", "body"),
+                       ("Kestrel Bay Harbour Board", "header"), ("draft for the board meeting", "header"),
+                       ("Kestrel Bay Harbour Board, moorings survey", "header"),
+                       ("Prepared by the harbour office", "footer"),
+                       ("Counted from the water", "footnote"), ("2019 inspection standard", "footnote"),
+                       ("Sources: the harbour dues ledger", "endnote"),
+                       ("Tomas Reid: Check the north pontoon", "comment"),
+                       ("Ines Carvalho: Confirmed", "comment"))),
+    ok("documents/berth-letter-altchunk-html.docx", "Dear Ms Okonkwo,",
+       "confirm berth 14 on the south pontoon", "Length overall | 9.8 m", "Harbour master, Kestrel Bay",
+       mime_type=DOCX, title="Berth allocation for the 2025 season", language="en",
+       phrase_sources=(("Dear Ms Okonkwo", "body"), ("confirm berth 14", "body"), ("Length overall", "body"),
+                       ("Harbour master, Kestrel Bay", "body"))),
+    ok("documents/dredging-notice-altchunk-mht.docx", "Dredging of the inner channel starts on 18 November",
+       "shows two green lights by night", "Bélanger Marine carries out the work",  # windows-1252, quoted-printable
+       mime_type=DOCX, title="Notice to mariners 7/2024", language="en",
+       phrase_sources=(("Dredging of the inner channel", "body"), ("two green lights", "body"),
+                       ("Bélanger Marine", "body"))),
     # The two demo texts that came with the walking skeleton.
     ok("documents/release-notes.txt", "Duplicate upload events are recognised", mime_type="text/plain"),
     ok("documents/welcome.md", "How a document travels", mime_type="text/markdown",
@@ -133,7 +187,7 @@ HOSTILE = [
     failed("hostile/malformed.pdf", "malformed PDF: the file is damaged or not a PDF"),
     failed("hostile/truncated.pdf", "malformed PDF: the file is damaged or not a PDF"),
     failed("hostile/not-a-pdf.pdf", "malformed PDF: not a PDF file (no valid signature)"),
-    failed("hostile/blank-pages.pdf", "no text found: the PDF has no text layer and no images to OCR"),
+    failed("hostile/blank-pages.pdf", "no text found: 3 pages with no text layer and no images to OCR"),
     failed("hostile/too-many-pages.pdf", "too many pages: 2,001 > 2,000"),
     failed("hostile/zip-ratio-bomb.docx", "compression bomb: word/document.xml expands 1026 times (limit 100)"),
     failed("hostile/lying-sizes.docx", "DOCX too large when unpacked: 3.0 GB > 200 MB"),

@@ -16,10 +16,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from corpus import documents, hostile  # noqa: E402
+from corpus import documents, hostile, pdf_parts  # noqa: E402
+from corpus import docx_parts  # noqa: E402
 
 TARGETS = {
-    HERE / "documents": documents.DOCUMENTS,
+    HERE / "documents": {**documents.DOCUMENTS, **pdf_parts.PDF_PARTS, **docx_parts.DOCX_PARTS},
     HERE / "hostile": hostile.HOSTILE,
 }
 BIG_DIR = HERE / "hostile" / "generated"

@@ -39,7 +39,7 @@ class ChunkStore:
 
     def write(self, document_id: str, space, rows: Sequence[dict], vectors: Sequence[Sequence[float]]) -> int:
         """Writes one document's chunks of one embedding space. `rows[i]` holds the chunk's fields
-        (index, text, page, start, end, title, labels, language, date); `vectors[i]` its vector."""
+        (index, text, page, start, end, source, title, labels, language, date); `vectors[i]` its vector."""
         from google.cloud.firestore_v1.vector import Vector
 
         if len(rows) != len(vectors):
@@ -138,5 +138,5 @@ def chunk_row(chunk, *, title: str | None, labels: list[str], language: str | No
               max_text_chars: int) -> dict:
     """The searchable fields of one chunk (bounded: the text is cut to `max_text_chars`)."""
     return {"index": chunk.index, "text": chunk.text[:max_text_chars], "page": chunk.page,
-            "start": chunk.start, "end": chunk.end, "title": (title or "")[:300],
+            "start": chunk.start, "end": chunk.end, "source": chunk.source, "title": (title or "")[:300],
             "labels": labels[:10], "language": language, "date": date}

@@ -54,7 +54,10 @@ class Search:
                 "document_id": hit["document_id"], "title": hit.get("title") or "", "score": score,
                 "labels": hit.get("labels") or [], "language": hit.get("language"), "hits": []})
             doc["hits"].append({"chunk": hit.get("index"), "text": (hit.get("text") or "")[:SNIPPET_CHARS],
-                                "page": hit.get("page"), "start": hit.get("start"), "end": hit.get("end"), "score": score})
+                                "page": hit.get("page"), "start": hit.get("start"), "end": hit.get("end"),
+                                # where the text came from (footnote, header, ...); chunks stored
+                                # before issue 13 have no source: body
+                                "source": hit.get("source") or "body", "score": score})
         ranked = sorted(results.values(), key=lambda d: -d["score"])[: request.limit]
         return {"query": request.q, "space": space.key, "results": ranked, "coverage": self.coverage()}
 

@@ -43,6 +43,11 @@ def test_document(case, extract):
         expected = getattr(case, name)
         if expected is not None:
             assert getattr(result, name) == expected, name
+    for warning in case.warnings:
+        assert any(warning in w for w in result.warnings), (warning, result.warnings)
+    for verdict in ("ligatures read from font codes", "text layer is glyph codes"):  # never unexpected
+        if not any(verdict in w for w in case.warnings):
+            assert not any(verdict in w for w in result.warnings), result.warnings
     if case.created:
         assert result.created is not None and result.created.isoformat().startswith(case.created)
     for phrase, page in case.phrase_pages:
@@ -50,6 +55,11 @@ def test_document(case, extract):
         assert result.page_of(offset) == page, phrase
         chunk = next(c for c in result.chunks if c.start <= offset < c.end)
         assert chunk.page <= page <= chunk.page_end, phrase
+    for phrase, source in case.phrase_sources:
+        offset = re.search(r"\s+".join(map(re.escape, phrase.split())), result.text).start()
+        assert result.source_at(offset) == source, phrase
+    # every region is of a kind the expectation names (a document with none has no regions)
+    assert {r["kind"] for r in result.regions} <= {kind for _, kind in case.phrase_sources} - {"body"}
     assert result.chunks and all(result.text[c.start:c.end] == c.text for c in result.chunks)
     assert result.word_count == len(result.text.split())
 

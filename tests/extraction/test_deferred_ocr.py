@@ -171,7 +171,7 @@ def test_nothing_read_is_no_text_with_the_formats_reason(no_tesseract):
     pdf.save()
     with pytest.raises(UnreadableDocument) as failure:
         run(out.getvalue(), "scan.pdf", Recorder(lambda image, n: ""))
-    assert failure.value.reason == "no text found: the PDF has no text layer and OCR found no text in its images"
+    assert failure.value.reason == "no text found: 1 page with images but no text layer; OCR found no text in 1 page image"
 
 
 def test_ocr_text_past_max_text_chars_is_cut_with_a_warning(no_tesseract):

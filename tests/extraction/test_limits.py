@@ -34,7 +34,7 @@ def reason(extract, data: bytes, name: str, **limits) -> str:
      "JSON nested too deeply: more than 20 levels"),
     (b"<html><body>" + b"<div>" * 40 + b"deep" + b"</div>" * 40 + b"</body></html>", "deep.html",
      {"max_nesting_depth": 30}, "HTML nested too deeply: more than 30 levels"),
-    (LETTER, "scan.pdf", {"max_ocr_pages": 0}, "no text found: the PDF has no text layer and OCR is turned off"),
+    (LETTER, "scan.pdf", {"max_ocr_pages": 0}, "no text found: 1 page with images but no text layer; OCR is turned off (max_ocr_pages is 0)"),
 ])
 def test_limit(extract, data, name, limits, expected):
     assert reason(extract, data, name, **limits) == expected

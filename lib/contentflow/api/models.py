@@ -153,6 +153,8 @@ class SearchHit(BaseModel):
     page: int | None = None
     start: int | None = None
     end: int | None = None
+    source: str = Field(default="body", description="where the text came from: body, header, footer, "
+                        "footnote, endnote, comment, annotation or form")
     score: float
 
 

@@ -4,7 +4,8 @@ The text is first cut into pieces no longer than `size`, at the strongest bounda
 paragraph, then line, then sentence, then word, and only as a last resort inside a word. Pieces
 are then packed greedily into chunks; the next chunk starts with the last whole pieces of the
 previous one that fit in `overlap`, so an overlap never starts mid-sentence.
-`text[chunk.start:chunk.end] == chunk.text` always holds.
+`text[chunk.start:chunk.end] == chunk.text` always holds. Given the extraction's regions (parsed.py),
+each chunk's `source` is the kind most of its characters lie in ("body" outside every region).
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import bisect
 import re
 from collections import deque
 from collections.abc import Iterator
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
+
+from contentflow.extraction.parsed import BODY, SEGMENT_KINDS
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
 _LINE = re.compile(r"\n\s*")
@@ -24,6 +28,15 @@ _WORD = re.compile(r"\s+")
 _LEVELS = (_PARAGRAPH, _LINE, _SENTENCE, _WORD)
 
 
+def _known_kind(kind: str) -> str:
+    if kind not in SEGMENT_KINDS:
+        raise ValueError(f"unknown source kind {kind!r}; one of {', '.join(SEGMENT_KINDS)}")
+    return kind
+
+
+SourceKind = Annotated[str, AfterValidator(_known_kind)]
+
+
 class Chunk(BaseModel):
     index: int
     text: str
@@ -31,6 +44,9 @@ class Chunk(BaseModel):
     end: int
     page: int | None = None  # 1-based page of `start`, for paged formats (PDF, TIFF)
     page_end: int | None = None  # page of the last character
+    # Where most of its text came from: "body", "footnote", "header", "annotation", ... (chunks
+    # stored before issue 13 have none: body).
+    source: SourceKind = BODY
 
 
 def _split(text: str, start: int, end: int, size: int, level: int) -> Iterator[tuple[int, int]]:
@@ -60,9 +76,27 @@ def pieces(text: str, size: int) -> Iterator[tuple[int, int]]:
         yield from _split(text, stripped_start, stripped_end, size, 0)
 
 
-def chunk_text(text: str, size: int, overlap: int, page_starts: list[int] | None = None) -> list[Chunk]:
+def source_of(start: int, end: int, regions: list[dict], region_ends: list[int]) -> str:
+    """The kind holding most of text[start:end] (ties go to body): `regions` sorted and disjoint,
+    `region_ends` their ends, for the bisect."""
+    covered: dict[str, int] = {}
+    index = bisect.bisect_right(region_ends, start)
+    while index < len(regions) and regions[index]["start"] < end:
+        region = regions[index]
+        overlap = min(end, region["end"]) - max(start, region["start"])
+        if overlap > 0:
+            covered[region["kind"]] = covered.get(region["kind"], 0) + overlap
+        index += 1
+    best = max(covered, key=covered.get, default=BODY)
+    return best if covered.get(best, 0) > (end - start) - sum(covered.values()) else BODY
+
+
+def chunk_text(text: str, size: int, overlap: int, page_starts: list[int] | None = None,
+               regions: list[dict] | None = None) -> list[Chunk]:
     """Pack the pieces greedily, holding only the pieces of the chunk being built (a window
-    that starts at the current chunk's first piece), never the whole list."""
+    that starts at the current chunk's first piece), never the whole list. `regions`: sorted,
+    disjoint {"start", "end", "kind"} (Extraction.regions), for each chunk's `source`."""
+    region_ends = [r["end"] for r in regions] if regions else []
     stream = pieces(text, size)
     window: deque[tuple[int, int]] = deque()  # pieces from the current chunk's first one on
 
@@ -84,6 +118,8 @@ def chunk_text(text: str, size: int, overlap: int, page_starts: list[int] | None
         if page_starts:
             chunk.page = bisect.bisect_right(page_starts, start)
             chunk.page_end = bisect.bisect_right(page_starts, end - 1)
+        if regions:
+            chunk.source = source_of(start, end, regions, region_ends)
         chunks.append(chunk)
         if not fill(last + 2):
             break

@@ -12,14 +12,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, NonNegativeInt, TypeAdapter, ValidationError, model_validator
+from typing_extensions import TypedDict
 
 from contentflow.errors import UnreadableDocument
 from contentflow.extraction import deferred, detect, fmt
-from contentflow.extraction.chunking import Chunk, chunk_text
+from contentflow.extraction.chunking import Chunk, SourceKind, chunk_text
 from contentflow.extraction.language import detect_language
 from contentflow.extraction.limits import ExtractionLimits
-from contentflow.extraction.parsed import Parsed
+from contentflow.extraction.parsed import MAX_REGIONS, Parsed
 from contentflow.extraction.sandbox import SANDBOX
 
 # Limits the worker needs (it gets them as plain JSON).
@@ -68,6 +69,38 @@ OptionalName = Annotated[str | None, _cut(MAX_NAME_CHARS)]
 Warnings = Annotated[list[Annotated[str, _cut(MAX_WARNING_CHARS)]], BeforeValidator(_few_warnings)]
 
 
+class Region(TypedDict):
+    """Text that is not body text: text[start:end] is a footnote, a page header, an annotation..."""
+    start: NonNegativeInt
+    end: NonNegativeInt
+    kind: SourceKind
+
+
+Regions = Annotated[list[Region], Field(max_length=MAX_REGIONS)]
+_REGIONS = TypeAdapter(Regions)
+
+
+def _in_order(regions: list[Region], text_length: int) -> bool:
+    """Sorted, disjoint, non-empty and inside the text."""
+    previous_end = 0
+    for region in regions:
+        if not previous_end <= region["start"] < region["end"] <= text_length:
+            return False
+        previous_end = region["end"]
+    return True
+
+
+def _checked_regions(regions, text_length: int) -> list[Region]:
+    """The worker's regions, checked: it parses hostile input, so its reply is not trusted."""
+    try:
+        checked = _REGIONS.validate_python(regions)
+    except ValidationError as err:
+        raise UnreadableDocument(f"parser crashed: malformed reply (regions: {err.errors()[0]['msg']})"[:300]) from None
+    if not _in_order(checked, text_length):
+        raise UnreadableDocument("parser crashed: malformed reply (regions out of order or outside the text)")
+    return checked
+
+
 class Extraction(BaseModel):
     text: str
     mime_type: Name
@@ -93,15 +126,35 @@ class Extraction(BaseModel):
     truncated: bool = False  # text cut at limits.max_text_chars
     warnings: Warnings = Field(default_factory=list)
     duration_ms: int = 0
+    # Added by issue 13: where non-body text lies (footnotes, headers, annotations...), sorted.
+    regions: Regions = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _regions_inside_text(self):
+        if not _in_order(self.regions, len(self.text)):
+            raise ValueError("regions must be sorted, disjoint, non-empty and inside the text")
+        return self
 
     def page_of(self, offset: int) -> int | None:
         """1-based page holding the character at `offset` of `text` (None if not paged)."""
         return bisect.bisect_right(self.page_starts, offset) if self.page_starts else None
 
+    def source_at(self, offset: int) -> str:
+        """Where the character at `offset` of `text` came from: "body", "footnote", "header"..."""
+        index = bisect.bisect_right([r["start"] for r in self.regions], offset) - 1
+        if index >= 0 and offset < self.regions[index]["end"]:
+            return self.regions[index]["kind"]
+        return "body"
+
     def statistics(self) -> dict:
-        """Everything but the text, chunks and page offsets: small enough for Firestore."""
-        record = self.model_dump(mode="json", exclude={"text", "chunks", "page_starts"})
+        """Everything but the text, chunks, page offsets and regions: small enough for Firestore.
+        Regions become characters per kind (`source_chars`, only the kinds present)."""
+        record = self.model_dump(mode="json", exclude={"text", "chunks", "page_starts", "regions"})
         record["chunk_count"] = len(self.chunks)
+        source_chars: dict[str, int] = {}
+        for region in self.regions:
+            source_chars[region["kind"]] = source_chars.get(region["kind"], 0) + region["end"] - region["start"]
+        record["source_chars"] = source_chars
         return record
 
 
@@ -165,6 +218,7 @@ def extract_document(
         raise UnreadableDocument("no text found: the document has no text")
 
     text = parsed.text
+    regions = _checked_regions(parsed.regions, len(text))
     return Extraction(
         text=text,
         mime_type=parsed.mime or found.mime,
@@ -175,7 +229,7 @@ def extract_document(
         title=parsed.title,
         author=parsed.author,
         language=detect_language(text) or parsed.declared_language,
-        chunks=chunk_text(text, limits.chunk_chars, limits.chunk_overlap_chars, parsed.page_starts or None),
+        chunks=chunk_text(text, limits.chunk_chars, limits.chunk_overlap_chars, parsed.page_starts or None, regions),
         page_starts=parsed.page_starts,
         preview=make_preview(text, limits.preview_chars),
         created=parsed.created,
@@ -187,5 +241,6 @@ def extract_document(
         pages_ocred=parsed.pages_ocred,
         truncated=parsed.truncated,
         warnings=parsed.warnings,
+        regions=regions,
         duration_ms=round((time.monotonic() - started) * 1000),
     )

@@ -21,7 +21,8 @@ import io
 import time
 
 from contentflow.errors import PermanentError, TransientError, UnreadableDocument
-from contentflow.extraction.parsed import Parsed, assemble, truncation_warning
+from contentflow.extraction.parsed import (BODY, Parsed, assemble, regions_warning, segments_of,
+                                           truncation_warning)
 
 TESSERACT, DEFERRED = "tesseract", "deferred"  # values of limits.ocr_engine
 MIME = "image/png"
@@ -88,6 +89,11 @@ def complete(parsed: Parsed, ocr, engine: str, *, limits, deadline: float) -> Pa
     if not isinstance(parsed.pages, list) or not isinstance(parsed.ocr_images, list):
         raise UnreadableDocument("parser crashed: malformed reply (deferred pages)")
     pages = list(parsed.pages)
+    try:  # segments are checked before any model call is paid for
+        for page in pages:
+            segments_of(page)
+    except ValueError as err:
+        raise UnreadableDocument(f"parser crashed: malformed reply ({err})"[:300]) from None
     read = 0
     # The worker already stops at max_ocr_pages; it is not trusted with what costs model calls.
     for item in parsed.ocr_images[: limits.max_ocr_pages]:
@@ -102,18 +108,30 @@ def complete(parsed: Parsed, ocr, engine: str, *, limits, deadline: float) -> Pa
             raise UnreadableDocument(f"OCR failed on page {index + 1}: {err.reason}"[:300]) from None
         read += 1
         if text.strip():  # a PDF page keeps the text layer it had (a stamp) when OCR finds nothing
-            pages[index] = text
-    text, starts, truncated = assemble(pages, limits.max_text_chars)
+            pages[index] = _with_body(pages[index], text)
+    assembled = assemble(pages, limits.max_text_chars)
+    text, truncated = assembled.text, assembled.truncated
     if not text.strip():
         raise UnreadableDocument(parsed.no_text_reason or "no text found: OCR found no text")
     extractor = parsed.extractor  # what the worker ran: "pypdfium2", or "" for an image
     if read:
         extractor = f"{extractor}+{engine}" if extractor else engine
+    warnings = [truncation_warning(limits.max_text_chars)] if truncated else []
+    if assembled.regions_dropped:
+        warnings.append(regions_warning(assembled.regions_dropped))
     return dataclasses.replace(
-        parsed, text=text, page_starts=starts, truncated=truncated, pages=None, ocr_images=[],
-        extractor=extractor, pages_ocred=parsed.pages_ocred + read,
-        warnings=([truncation_warning(limits.max_text_chars)] if truncated else []) + parsed.warnings,
+        parsed, text=text, page_starts=assembled.page_starts, truncated=truncated, pages=None, ocr_images=[],
+        extractor=extractor, pages_ocred=parsed.pages_ocred + read, regions=assembled.regions,
+        warnings=warnings + parsed.warnings,
     )
+
+
+def _with_body(page, text: str):
+    """The page with OCR's text as its body: a segment list keeps its other segments (a PDF
+    page's annotations and form fields), after the body."""
+    if isinstance(page, str):
+        return text
+    return [[BODY, text], *([kind, part] for kind, part in segments_of(page) if kind != BODY)]
 
 
 def _image(item, page_count: int) -> tuple[int, bytes]:

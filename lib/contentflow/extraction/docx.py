@@ -1,8 +1,18 @@
 """DOCX: the zip directory is checked against size limits, each part the extractor reads (package
-relationships, styles, properties, the main document) against the compression-ratio limit before
-it is inflated, and no part is read beyond its declared size; pictures and other parts it never
-opens are not judged (an EMF drawing of blank space is not an attack on us). word/document.xml is
-streamed through lxml's iterparse (BSD) with entity expansion off.
+relationships, content types, styles, settings, properties, the main document, headers, footers,
+notes, comments and imported parts) against the compression-ratio limit before it is inflated,
+and no part is read beyond its declared size; pictures and other parts it never opens are not
+judged (an EMF drawing of blank space is not an attack on us). word/document.xml and the other
+text parts are streamed through lxml's iterparse (BSD) with entity expansion off, under one
+deadline and one text budget.
+
+What is read, as segments (parsed.py): the body, then the headers, footers, footnotes, endnotes
+and comments, each of its own kind. Headers and footers are those the sections reference and Word
+shows (a first-page one only with `titlePg`, an even-page one only with `evenAndOddHeaders`), each
+distinct text once, not once per section. A comment is "Author: text". An imported part
+(`w:altChunk`: HTML, MHT or plain text, which Word merges in on opening) is body text at its
+place; HTML goes through the HTML extractor (html.py), MHT is unpacked with the standard `email`
+package first.
 
 Why not python-docx: its paragraph API skips content controls (w:sdt) and text boxes, which real
 documents use for cover pages, forms and tables of contents, and it loads the whole part tree.
@@ -12,17 +22,31 @@ Headings become Markdown headings, list paragraphs "- " items, table rows "a | b
 from __future__ import annotations
 
 import io
+import posixpath
 import time
 import zipfile
 import zlib
 
 from contentflow.errors import UnreadableDocument
 from contentflow.extraction import dates, fmt
-from contentflow.extraction.parsed import Parsed, from_pages
+from contentflow.extraction.parsed import BODY, Parsed, from_pages
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
-REL_OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+REL_OFFICE_DOCUMENT = RELATIONSHIPS + "officeDocument"
+# Parts of the main document read after the body, in this order, with their segment kind.
+NOTE_PARTS = (("footnotes", "footnote"), ("endnotes", "endnote"), ("comments", "comment"))
+# A note that is not one: the line Word draws above the notes, and its continuation.
+SEPARATOR_NOTES = {"separator", "continuationSeparator", "continuationNotice"}
+# Imported parts (altChunk): how many are read, and how big one may be (it is read whole).
+MAX_ALT_CHUNKS = 200
+MAX_ALT_CHUNK_BYTES = 20_000_000
+MAX_AUTHOR_CHARS = 100
+HTML_TYPES = {"text/html", "application/xhtml+xml"}
+MHT_TYPES = {"message/rfc822", "multipart/related"}
 # Compression ratio is only judged on parts big enough to matter: tiny XML compresses oddly.
 RATIO_MIN_BYTES = 1_000_000
 DEADLINE_CHECK_EVENTS = 20_000  # about 10 ms of parsing between looks at the clock
@@ -162,18 +186,75 @@ def _properties(archive: zipfile.ZipFile, limits) -> dict:
     return found
 
 
-class _Walker:
-    """Turns iterparse events of word/document.xml into text blocks, in document order."""
+def _rels_name(part: str) -> str:
+    folder, name = posixpath.split(part)
+    return posixpath.join(folder, "_rels", name + ".rels")
 
-    def __init__(self, styles: tuple[dict[str, int], set[str]], max_depth: int):
+
+def _relationships(archive: zipfile.ZipFile, part: str, limits) -> dict[str, tuple[str, str]]:
+    """rId -> (type, part name) of a part's internal relationships; the type is the last segment
+    of its URI ("header", "footnotes", "aFChunk")."""
+    rels = _small_part(archive, _rels_name(part), limits)
+    found: dict[str, tuple[str, str]] = {}
+    if rels is None:
+        return found
+    folder = posixpath.dirname(part)
+    for rel in rels:
+        target, rel_id = rel.get("Target") or "", rel.get("Id")
+        if not target or not rel_id or rel.get("TargetMode") == "External":
+            continue
+        name = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+        found[rel_id] = ((rel.get("Type") or "").rsplit("/", 1)[-1], name)
+    return found
+
+
+def _content_types(archive: zipfile.ZipFile, limits) -> tuple[dict[str, str], dict[str, str]]:
+    """([Content_Types].xml) content type by part name and by extension, lower case."""
+    types = _small_part(archive, "[Content_Types].xml", limits)
+    by_part: dict[str, str] = {}
+    by_extension: dict[str, str] = {}
+    if types is not None:
+        for node in types:
+            content_type = (node.get("ContentType") or "").split(";")[0].strip().lower()
+            if node.tag == CT + "Override" and node.get("PartName"):
+                by_part[node.get("PartName").lstrip("/").lower()] = content_type
+            elif node.tag == CT + "Default" and node.get("Extension"):
+                by_extension[node.get("Extension").lower()] = content_type
+    return by_part, by_extension
+
+
+def _even_pages_differ(archive: zipfile.ZipFile, settings: str | None, limits) -> bool:
+    root = _small_part(archive, settings, limits) if settings else None
+    node = root.find(W + "evenAndOddHeaders") if root is not None else None
+    return node is not None and _on(node)
+
+
+def _on(node) -> bool:
+    """A WordprocessingML on/off property: present means on, unless its val says off."""
+    return node.get(W + "val", "true").lower() not in ("false", "0", "off")
+
+
+class _Walker:
+    """Turns iterparse events of one text part (the main document, a header, the footnotes...)
+    into text blocks, in document order. In the main document it also notes the header and footer
+    references of each section, and reads imported parts (altChunk) at their place through
+    `alt_chunk(rId) -> text`."""
+
+    def __init__(self, styles: tuple[dict[str, int], set[str]], max_depth: int, alt_chunk=None):
         self.headings, self.list_styles = styles
         self.max_depth = max_depth
+        self.alt_chunk = alt_chunk
         self.blocks: list[str] = []
         self.chars = 0
         self.paragraphs: list[dict] = []  # open paragraphs (text boxes nest them)
         self.rows: list[list[list[str]]] = []  # open tables: rows of cells of paragraph texts
-        self.skipping = 0
+        self.skip_from: int | None = None  # depth of the element whose subtree is being skipped
         self.depth = 0
+        self.note_start: int | None = None  # first block of the open footnote, endnote or comment
+        self.note_author = ""
+        self.section: list[tuple[str, str, str]] = []  # (header|footer, type, rId) of the open sectPr
+        self.title_page = False
+        self.references: list[tuple[str, str, str]] = []  # shown headers/footers, all sections
 
     def emit(self, block: str) -> None:
         if block.strip():
@@ -184,10 +265,11 @@ class _Walker:
         self.depth += 1
         if self.depth > self.max_depth:
             raise UnreadableDocument(f"DOCX nested too deeply: more than {self.max_depth} levels")
-        if self.skipping or tag in SKIP:
-            self.skipping += tag in SKIP
+        if self.skip_from is not None:
             return
-        if tag == W + "p":
+        if tag in SKIP or (tag in (W + "footnote", W + "endnote") and node.get(W + "type") in SEPARATOR_NOTES):
+            self.skip_from = self.depth
+        elif tag == W + "p":
             self.paragraphs.append({"text": [], "style": None, "list": False})
         elif tag == W + "tbl":
             self.rows.append([])
@@ -195,13 +277,18 @@ class _Walker:
             self.rows[-1].append([])
         elif tag == W + "tc" and self.rows and self.rows[-1]:
             self.rows[-1][-1].append("")
+        elif tag in (W + "footnote", W + "endnote", W + "comment"):
+            self.note_start = len(self.blocks)
+            self.note_author = " ".join((node.get(W + "author") or "").split())[:MAX_AUTHOR_CHARS]
+        elif tag == W + "sectPr":
+            self.section, self.title_page = [], False
 
     def end(self, tag: str, node) -> None:
-        self.depth -= 1
-        if self.skipping:
-            self.skipping -= tag in SKIP
-        else:
+        if self.skip_from is None:
             self._handle_end(tag, node)
+        elif self.skip_from == self.depth:
+            self.skip_from = None
+        self.depth -= 1
         # Streaming: drop what has been read, so memory stays flat however long the document.
         # The root has no parent: what precedes it (a comment, a processing instruction) stays.
         node.clear()
@@ -230,6 +317,28 @@ class _Walker:
             rows = self.rows.pop()
             lines = [" | ".join(_dedupe(cells)) for cells in rows if any(c.strip() for c in cells)]
             self._place("\n".join(lines))
+        elif tag == W + "altChunk" and self.alt_chunk is not None and node.get(R + "id"):
+            self._place(self.alt_chunk(node.get(R + "id")))
+        elif tag in (W + "footnote", W + "endnote", W + "comment") and self.note_start is not None:
+            self._end_note()
+        elif tag in (W + "headerReference", W + "footerReference") and node.get(R + "id"):
+            kind = "header" if tag == W + "headerReference" else "footer"
+            self.section.append((kind, node.get(W + "type") or "default", node.get(R + "id")))
+        elif tag == W + "titlePg":
+            self.title_page = _on(node)
+        elif tag == W + "sectPr":
+            self.references += [ref for ref in self.section if ref[1] != "first" or self.title_page]
+
+    def _end_note(self) -> None:
+        """One note or comment is one block (its paragraphs on lines), a comment after its author."""
+        lines = self.blocks[self.note_start:]
+        del self.blocks[self.note_start:]
+        self.chars -= sum(len(line) for line in lines)
+        text = "\n".join(lines)
+        if text and self.note_author:
+            text = f"{self.note_author}: {text}"
+        self.note_start, self.note_author = None, ""
+        self.emit(text)
 
     def _end_paragraph(self, para: dict) -> None:
         text = "".join(para["text"]).strip()
@@ -259,38 +368,198 @@ def _dedupe(cells: list[str]) -> list[str]:
     return out
 
 
-def _read(archive: zipfile.ZipFile, limits, deadline: float) -> tuple[_Walker, dict]:
-    from lxml import etree
+class _Reader:
+    """Streams one DOCX's text parts in turn, under one deadline and one text budget (once the
+    text is longer than max_text_chars, later parts are not read: from_pages cuts and warns)."""
 
-    main = archive.getinfo(_main_part(archive, limits))
-    _refuse_bomb(main, limits)  # first: a bombed body is the reason, not whatever styles hold
-    walker = _Walker(_styles(archive, limits), limits.max_nesting_depth)
-    properties = _properties(archive, limits)
-    with archive.open(main) as stream:
-        head = stream.peek(4096)[:4096]
-        _refuse_dtd(main.filename, head)
-        events = etree.iterparse(_CappedStream(stream, main), events=("start", "end"), resolve_entities=False,
-                                 no_network=True, load_dtd=False, huge_tree=False)
-        try:
+    def __init__(self, archive: zipfile.ZipFile, limits, deadline: float):
+        self.archive, self.limits, self.deadline = archive, limits, deadline
+        self.chars_left = limits.max_text_chars
+        self.styles = _styles(archive, limits)
+        self.warnings: list[str] = []
+        self.alt_chunks = 0
+        self.alt_unread: list[str] = []  # imported parts of a type we do not read
+        self._types: tuple[dict[str, str], dict[str, str]] | None = None
+        self._lower_names: dict[str, str] | None = None
+
+    def info(self, name: str) -> zipfile.ZipInfo | None:
+        """A part by name; part names are case-insensitive in OPC, zip names are not."""
+        if name in self.archive.NameToInfo:
+            return self.archive.NameToInfo[name]
+        if self._lower_names is None:
+            self._lower_names = {n.lower(): n for n in self.archive.NameToInfo}
+        found = self._lower_names.get(name.lower())
+        return self.archive.NameToInfo[found] if found else None
+
+    def stream(self, info: zipfile.ZipInfo, walker: _Walker) -> _Walker:
+        """Feeds a part to `walker`, checked as the body always was: ratio before inflating, no
+        DTD, no further than its declared size, the deadline every DEADLINE_CHECK_EVENTS events."""
+        from lxml import etree
+
+        if time.monotonic() > self.deadline:
+            raise TimeoutError
+        _refuse_bomb(info, self.limits)
+        with self.archive.open(info) as stream:
+            _refuse_dtd(info.filename, stream.peek(4096)[:4096])
+            events = etree.iterparse(_CappedStream(stream, info), events=("start", "end"), resolve_entities=False,
+                                     no_network=True, load_dtd=False, huge_tree=False)
             for count, (event, node) in enumerate(events):
                 # Millions of empty elements cost time, not memory: stop at the deadline.
-                if not count % DEADLINE_CHECK_EVENTS and time.monotonic() > deadline:
+                if not count % DEADLINE_CHECK_EVENTS and time.monotonic() > self.deadline:
                     raise TimeoutError
                 if event == "start":
                     walker.start(node.tag, node)
                 else:
                     walker.end(node.tag, node)
-                if walker.chars > limits.max_text_chars:
+                if walker.chars > self.chars_left:
                     break
-        except etree.XMLSyntaxError as err:
-            raise UnreadableDocument(f"malformed DOCX: {main.filename}: {err}"[:200]) from None
-    return walker, properties
+        self.chars_left -= walker.chars
+        return walker
+
+    def part_text(self, name: str | None) -> str:
+        """The text of a header, footer, notes or comments part; "" if absent or damaged (with a
+        warning: the body is still worth having). Attacks (a bomb, a DTD) still fail the file."""
+        from lxml import etree
+
+        info = self.info(name) if name else None
+        if info is None or self.chars_left < 0:
+            return ""
+        try:
+            walker = self.stream(info, _Walker(self.styles, self.limits.max_nesting_depth))
+        except (etree.XMLSyntaxError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as err:
+            self.warnings.append(f"{info.filename} not read: {err}"[:300])
+            return ""
+        return "\n\n".join(walker.blocks)
+
+    def alt_chunk(self, relationship: tuple[str, str] | None) -> str:
+        """The text of an imported part (w:altChunk), read whole: HTML by the HTML extractor, MHT
+        unpacked to its HTML first, plain text decoded. Other types (RTF, another DOCX) and
+        unreadable parts are left out with a warning."""
+        if relationship is None or relationship[0] != "aFChunk" or self.chars_left < 0:
+            return ""
+        self.alt_chunks += 1
+        if self.alt_chunks > MAX_ALT_CHUNKS:
+            if self.alt_chunks == MAX_ALT_CHUNKS + 1:
+                self.warnings.append(f"only the first {MAX_ALT_CHUNKS} imported parts (altChunk) were read")
+            return ""
+        if time.monotonic() > self.deadline:
+            raise TimeoutError
+        name = relationship[1]
+        info = self.info(name)
+        if info is None:
+            self.warnings.append(f"imported part {name} is missing")
+            return ""
+        if info.file_size > MAX_ALT_CHUNK_BYTES:
+            self.warnings.append(f"imported part {name} not read: {fmt.size(info.file_size)} "
+                                 f"> {fmt.size(MAX_ALT_CHUNK_BYTES)}")
+            return ""
+        _refuse_bomb(info, self.limits)
+        with self.archive.open(info) as stream:
+            data = _CappedStream(stream, info).read()
+        content_type = self.content_type(info.filename)
+        try:
+            if content_type in HTML_TYPES:
+                return _html_text(data, None, self.limits)
+            if content_type in MHT_TYPES:
+                return _mht_text(data, self.limits)
+            if content_type == "text/plain":
+                return _plain_text(data, None, self.limits)
+        except UnreadableDocument as err:
+            self.warnings.append(f"imported part {name} not read: {err.reason}")
+            return ""
+        self.alt_unread.append(f"{name} is {content_type or 'of no declared type'}")
+        self.warnings.append(f"imported part {name} not read: {content_type or 'no declared type'} is not supported")
+        return ""
+
+    def content_type(self, name: str) -> str:
+        if self._types is None:
+            self._types = _content_types(self.archive, self.limits)
+        by_part, by_extension = self._types
+        extension = posixpath.splitext(name)[1].lstrip(".").lower()
+        found = by_part.get(name.lower()) or by_extension.get(extension)
+        # Writers that declare nothing for their own imported part: judge by its name.
+        return found or {"htm": "text/html", "html": "text/html", "mht": "message/rfc822",
+                         "mhtml": "message/rfc822", "txt": "text/plain"}.get(extension, "")
+
+
+def _html_text(data: bytes, charset: str | None, limits) -> str:
+    from contentflow.extraction import html
+
+    return html.parse(data, mime="text/html", charset=charset, limits=limits).text
+
+
+def _plain_text(data: bytes, charset: str | None, limits) -> str:
+    from contentflow.extraction import text
+
+    decoded = text.decode(data, mime="text/plain", hint=charset, max_chars=limits.max_text_chars)[0]
+    return decoded.replace("\r\n", "\n").replace("\r", "\n")  # a table cell joins lines at \n
+
+
+def _mht_text(data: bytes, limits) -> str:
+    """An MHT (MIME HTML, RFC 2557) part: its HTML, else its plain text, decoded as its MIME
+    headers say; images and other resources are not read."""
+    import email
+    import email.policy
+
+    try:
+        message = email.message_from_bytes(data, policy=email.policy.compat32)
+        parts = [part for part in message.walk() if not part.is_multipart()]
+    except RecursionError:
+        raise UnreadableDocument("MIME parts nested too deeply") from None
+    for wanted, read in (("text/html", _html_text), ("text/plain", _plain_text)):
+        for part in parts:
+            if part.get_content_type() == wanted:
+                payload = part.get_payload(decode=True) or b""
+                return read(payload, part.get_content_charset(), limits)
+    raise UnreadableDocument("no HTML or text part in the MHT")
+
+
+def _read(archive: zipfile.ZipFile, limits, deadline: float) -> tuple[list[list[str]], dict, _Reader]:
+    """The document's segments (body, headers, footers, notes, comments), its properties, and the
+    reader (for its warnings)."""
+    from lxml import etree
+
+    main = archive.getinfo(_main_part(archive, limits))
+    _refuse_bomb(main, limits)  # first: a bombed body is the reason, not whatever styles hold
+    reader = _Reader(archive, limits, deadline)
+    properties = _properties(archive, limits)
+    rels = _relationships(archive, main.filename, limits)
+    try:
+        body = reader.stream(main, _Walker(reader.styles, limits.max_nesting_depth,
+                                           alt_chunk=lambda rel_id: reader.alt_chunk(rels.get(rel_id))))
+    except etree.XMLSyntaxError as err:
+        raise UnreadableDocument(f"malformed DOCX: {main.filename}: {err}"[:200]) from None
+    segments = [[BODY, "\n\n".join(body.blocks)]]
+
+    by_type: dict[str, list[str]] = {}
+    for rel_id, (rel_type, name) in rels.items():
+        by_type.setdefault(rel_type, []).append(name)
+    settings = by_type.get("settings", [None])[0]
+    even_pages = _even_pages_differ(archive, settings, limits) if any(
+        ref[1] == "even" for ref in body.references) else False
+    read_parts: set[str] = set()
+    texts: set[str] = set()
+    for kind in ("header", "footer"):
+        for ref_kind, ref_type, rel_id in body.references:
+            rel_type, name = rels.get(rel_id, ("", ""))
+            if ref_kind != kind or rel_type != kind or name in read_parts or (ref_type == "even" and not even_pages):
+                continue
+            read_parts.add(name)
+            text = reader.part_text(name)
+            if text.strip() and text not in texts:  # each section may repeat the same header
+                texts.add(text)
+                segments.append([kind, text])
+    for rel_type, kind in NOTE_PARTS:
+        text = reader.part_text(by_type.get(rel_type, [None])[0])
+        if text.strip():
+            segments.append([kind, text])
+    return segments, properties, reader
 
 
 def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
     archive = _archive(data, limits)
     try:
-        walker, properties = _read(archive, limits, deadline)
+        segments, properties, reader = _read(archive, limits, deadline)
     except NotImplementedError as err:  # zipfile: "That compression method is not supported"
         raise UnreadableDocument(f"malformed DOCX: {err}"[:200]) from None
     except RuntimeError as err:  # zipfile: "File ... is encrypted, password required"
@@ -299,11 +568,12 @@ def parse(data: bytes, *, limits, deadline: float, **_) -> Parsed:
         raise UnreadableDocument("encrypted DOCX: password required") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as err:  # bad CRC-32 ...
         raise UnreadableDocument(f"malformed DOCX: {err}"[:200]) from None
-    if not walker.blocks:
-        raise UnreadableDocument("no text found: the document has no text")
+    if not any(text.strip() for _, text in segments):
+        unread = f"; imported parts not read: {', '.join(reader.alt_unread[:5])}" if reader.alt_unread else ""
+        raise UnreadableDocument(f"no text found: the document has no text{unread}"[:300])
     return from_pages(
-        ["\n\n".join(walker.blocks)], extractor="lxml-ooxml", max_chars=limits.max_text_chars,
+        [segments], extractor="lxml-ooxml", max_chars=limits.max_text_chars,
         paged=False, page_count=properties.get("pages"), title=properties.get("title"),
         author=properties.get("creator"), created=dates.iso_date(properties.get("created")),
-        modified=dates.iso_date(properties.get("modified")),
+        modified=dates.iso_date(properties.get("modified")), warnings=reader.warnings,
     )

@@ -12,22 +12,35 @@ from contentflow.extraction.parsed import Parsed, from_pages
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+# C0 controls but tab and newlines: no reader sees them, the text drops them anyway, and lxml
+# refuses to set a tail holding one (a page with BEL characters in its footnotes crashed).
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Never content, whatever the page: dropped before trafilatura looks (its fallbacks would
 # otherwise return a menu or a "please enable JavaScript" notice for pages with no article).
+# Schema.org JSON-LD stays for trafilatura: for a page rendered by JavaScript it is where the
+# article is (articleBody, a HowTo's steps), and trafilatura reads it when the markup has none.
+_SCRIPT = "//script[not(@type='application/ld+json')]"
+_JSON_LD = "//script[@type='application/ld+json']"
 _NEVER_CONTENT = (
-    "//script|//style|//template|//svg|//nav|//aside|//form|//iframe|//button"
+    _SCRIPT + "|//style|//template|//svg|//nav|//aside|//form|//iframe|//button"
     "|//select|//object|//embed|//canvas|//*[@hidden]|//*[@aria-hidden='true']"
     "|//*[@role='navigation' or @role='banner' or @role='contentinfo' or @role='complementary'"
     " or @role='search']"
 )
 # Usually boilerplate too, but some pages put their article there (a small site's template with
-# the story in a page-level <header>, a script-built page with it only in <noscript>): these are
-# kept when their removal takes most of the page's paragraphs (see parse). Headers and footers
-# only outside the article: an article's own <header> holds its headline.
+# the story in a page-level <header>, a script-built page with it only in <noscript>): when
+# pruning takes most of the page's paragraphs, the page is read again without it (see parse).
+# Headers and footers only outside the article: an article's own <header> holds its headline.
 _PAGE_FRAME = ("//noscript|//header[not(ancestor::article or ancestor::main)]"
                "|//footer[not(ancestor::article or ancestor::main)]")
 _BOILERPLATE = _NEVER_CONTENT + "|" + _PAGE_FRAME
+_INVISIBLE = _SCRIPT + "|//style|//template"
 _PROSE = "//p[not(ancestor::script or ancestor::style or ancestor::template or ancestor::*[@hidden])]"
+# Text outside these (paragraphs are counted whole, links are menus, the rest is never seen):
+# a forum's posts in <div>s and <span>s, <br>-separated lines.
+_NOT_LOOSE = frozenset({"p", "a", "script", "style", "template", "noscript"})
+# A sentence, not a menu entry, a button or an "enable JavaScript" notice.
+_SENTENCE_MIN_CHARS = 60
 # Paragraph text that makes an article, not a banner line or an "enable JavaScript" notice.
 _ARTICLE_MIN_CHARS = 200
 _BLOCKS = ("p", "div", "section", "article", "main", "li", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -85,14 +98,38 @@ def _prose_length(nodes) -> int:
     return sum(len(" ".join(node.text_content().split())) for node in nodes)
 
 
-def _prune_keeping_frame(root) -> None:
-    """Like _prune, but keeps page-level headers and footers and an article-sized <noscript>."""
+def _page_prose(root) -> int:
+    """Characters of running text on the page: its paragraphs, and sentence-length text outside
+    them (pages built of <div>s have no <p>)."""
+    from lxml import etree
+
+    loose = 0
+    # One walk in document order (an XPath over text() with ancestor tests took 300 s on 50,000
+    # paragraphs). A node's tail is its parent's text: counted even when the node is skipped.
+    for _, node in (walker := etree.iterwalk(root, events=("start",))):
+        if node.tag in _NOT_LOOSE or not isinstance(node.tag, str) or node.get("hidden") is not None:
+            walker.skip_subtree()
+            runs = (node.tail,)
+        else:
+            runs = (node.text, node.tail)
+        for run in runs:
+            if run and len(run) >= _SENTENCE_MIN_CHARS:  # cheap test first: most runs are short
+                size = len(" ".join(run.split()))
+                loose += size if size >= _SENTENCE_MIN_CHARS else 0
+    return _prose_length(root.xpath(_PROSE)) + loose
+
+
+def _prune_gently(root) -> None:
+    """Only what no reader sees (scripts, styles, templates) and small <noscript> notices; an
+    article-sized <noscript> is kept in place. The page as trafilatura would read it raw: for
+    pages whose article the structural rules take away (a story in a page-level <header>, an
+    ASP.NET page wrapped whole in one <form>, an unclosed <nav> that swallows the page)."""
     for node in root.xpath("//noscript"):
         if _prose_length(node.xpath("." + _PROSE)) >= _ARTICLE_MIN_CHARS:
             node.drop_tag()  # keep its content in place
         elif node.getparent() is not None:
             node.drop_tree()
-    for node in root.xpath(_NEVER_CONTENT):
+    for node in root.xpath(_INVISIBLE):
         if node.getparent() is not None:
             node.drop_tree()
 
@@ -114,6 +151,8 @@ def _main_text(root, *, scoring: bool) -> tuple[object, str, str]:
 
 def _fallback_text(root) -> str:
     """The main element's text, block by block: for pages trafilatura finds no article in."""
+    for node in root.xpath(_JSON_LD):  # data for trafilatura, not text a reader sees
+        node.drop_tree()
     candidates = root.xpath("//main|//article|//*[@role='main']") or root.xpath("//body") or [root]
     main = candidates[0]
     for node in main.iter(*_BLOCKS):
@@ -126,6 +165,7 @@ def parse(data: bytes, *, mime: str, charset: str | None, limits, **_) -> Parsed
 
     source, encoding, warnings = _decode(data, charset, mime)
     source = _XML_DECLARATION.sub("", source, count=1)  # lxml refuses str input that declares one
+    source = _CONTROL_CHARS.sub("", source)
     if not source.strip():
         raise UnreadableDocument("empty file: no text to extract")
     parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True,
@@ -147,7 +187,7 @@ def parse(data: bytes, *, mime: str, charset: str | None, limits, **_) -> Parsed
         stamps = root.xpath("(//article//time/@datetime | //main//time/@datetime)[1]")
         created = str(stamps[0]) if stamps else None
     language = _language(root)
-    prose = _prose_length(root.xpath(_PROSE))
+    prose = _page_prose(root)
     _prune(root)
 
     scoring = len(data) <= limits.html_scoring_max_bytes
@@ -155,12 +195,12 @@ def parse(data: bytes, *, mime: str, charset: str | None, limits, **_) -> Parsed
         warnings.append(f"large page ({len(data) / 1e6:.1f} MB): read structurally, without main-content scoring")
     found, body, extractor = _main_text(root, scoring=scoring)
     if prose >= _ARTICLE_MIN_CHARS and 2 * len(" ".join(body.split())) < prose:
-        # Pruning took most of the page's paragraphs: read the page again keeping its frame
-        # (page-level header and footer, an article-sized <noscript>) and take that reading if it
-        # holds more than twice the text. A second parse and scoring only for these pages.
+        # Pruning took most of the page's paragraphs: read the page again as trafilatura would
+        # read it raw (it has its own boilerplate rules) and take that reading if it holds more
+        # than twice the text. A second parse and scoring only for these pages.
         root = None  # one tree in memory at a time: a large page is parsed twice here
         gentle = lxml.html.document_fromstring(source, parser=parser)
-        _prune_keeping_frame(gentle)
+        _prune_gently(gentle)
         found_again, body_again, extractor_again = _main_text(gentle, scoring=scoring)
         if len(" ".join(body_again.split())) > 2 * len(" ".join(body.split())):
             found, body, extractor = found_again, body_again, extractor_again
