@@ -48,6 +48,10 @@ class Storm(BaseModel):
     start_s: float = Field(ge=0)
     seconds: float = Field(gt=0, le=1800)
     mode: str = "rate_limit"  # or "unavailable" (503)
+    # Ends after this many refused calls too (whichever comes first): a storm over the first N
+    # calls does not depend on how fast a loaded machine brings documents to the model.
+    count: int | None = Field(default=None, ge=1)
+    methods: list[str] | None = None  # e.g. ["generateContent"]; default every method
 
 
 class Outage(BaseModel):
@@ -118,9 +122,13 @@ class Chaos:
             return
         import requests
 
-        self._say(action="storm", mode=storm.mode, seconds=storm.seconds)
-        requests.post(self.stack.vertex_url + "/_fake/faults", json={"mode": storm.mode, "seconds": storm.seconds},
-                      timeout=10).raise_for_status()
+        self._say(action="storm", mode=storm.mode, seconds=storm.seconds, count=storm.count)
+        fault = {"mode": storm.mode, "seconds": storm.seconds}
+        if storm.count is not None:
+            fault["count"] = storm.count
+        if storm.methods:
+            fault["methods"] = storm.methods
+        requests.post(self.stack.vertex_url + "/_fake/faults", json=fault, timeout=10).raise_for_status()
 
     def _outage(self, outage: Outage) -> None:
         if self._stop.wait(outage.start_s):
