@@ -69,6 +69,7 @@ class BlobStore:
         except gexc.NotFound as err:  # the bucket itself is missing: wiring, not the document
             raise TransientError("an output bucket is missing (deployment)", detail=f"{bucket}: {err}") from err
         count("storage.writes")
+        count("storage.bytes_written", len(data.encode() if isinstance(data, str) else data))
         return f"gs://{bucket}/{name}"
 
     def create_if_absent(self, bucket: str, name: str, data: bytes, content_type: str,

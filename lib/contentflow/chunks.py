@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from contentflow.errors import TransientError
-from contentflow.metering import count
+from contentflow.metering import count, timed
 from contentflow.store import FIRESTORE_TRANSIENT
 
 # A batch commit holds at most 500 writes and 10 MiB; a chunk document is at most ~20 KB
@@ -54,7 +54,8 @@ class ChunkStore:
                     raise ValueError(f"a vector of {len(vector)} dimensions in space {space.key}")
                 ref = self._collection.document(self.chunk_id(document_id, space.short_id, row["index"]))
                 batch.set(ref, {**row, **space_fields, self._field: Vector([float(x) for x in vector])})
-            self._commit(batch)
+            with timed("firestore"):
+                self._commit(batch)
             written += len(rows[start:start + _BATCH])
         count("firestore.writes", written)
         return written

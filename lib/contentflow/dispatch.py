@@ -29,6 +29,7 @@ class Dispatcher:
         except Exception as err:  # publish futures raise api_core errors or TimeoutError
             raise TransientError(f"publish to {topic} failed: {type(err).__name__}", detail=str(err)) from err
         count("pubsub.messages")
+        count("pubsub.bytes", len(data))
         return message_id
 
     def hand_on(self, document_id: str, step_name: str, trace_id: str | None, redrive: str = "") -> None:

@@ -1,4 +1,5 @@
-"""Counts billable operations (Firestore reads/writes, messages, bytes, model calls) per request.
+"""Counts billable operations (Firestore reads/writes, messages, bytes, model calls) per request,
+and the time spent in Firestore.
 
 Adapters call `count()`; each function logs the totals of its request on its last log line, so
 costs per document are summed from logs, not guessed.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import time
 from collections import Counter
 
 _counts: contextvars.ContextVar[Counter | None] = contextvars.ContextVar("contentflow_costs", default=None)
@@ -17,6 +19,16 @@ def count(operation: str, n: int = 1) -> None:
     counter = _counts.get()
     if counter is not None:
         counter[operation] += n
+
+
+@contextlib.contextmanager
+def timed(operation: str):
+    """Adds the block's wall time in milliseconds to `<operation>.ms` (where a request's time goes)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        count(f"{operation}.ms", round((time.perf_counter() - start) * 1000))
 
 
 @contextlib.contextmanager

@@ -351,8 +351,9 @@ def test_billable_characters_and_metering(fake, make_backend):
     with metered() as costs:
         result = make_backend().embed_documents(["ab cd", "efg"])
     assert result.usage.billable_characters == 7
-    assert dict(costs) == {"model.calls": 1, "model.input_tokens": result.usage.input_tokens,
-                           "model.billable_characters": 7}
+    # Counted apart from Gemini's calls and tokens: embeddings are priced per character.
+    assert dict(costs) == {"embedding.calls": 1, "embedding.input_tokens": result.usage.input_tokens,
+                           "embedding.billable_characters": 7}
 
 
 def test_no_texts_no_call(fake, make_backend):

@@ -364,10 +364,11 @@ class VertexBackend:
         usage.model_calls += 1
         usage.input_tokens += tokens
         usage.billable_characters += chars
-        count("model.calls")
-        count("model.input_tokens", tokens)
+        # Apart from Gemini's: embeddings are priced per character, not per token.
+        count("embedding.calls")
+        count("embedding.input_tokens", tokens)
         if chars:
-            count("model.billable_characters", chars)
+            count("embedding.billable_characters", chars)
 
     def _unit(self, values: list[float], model: str) -> list[float]:
         """The vector L2-normalised: Vertex normalises only full-size vectors, and a vector of the
