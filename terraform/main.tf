@@ -138,6 +138,7 @@ module "firestore" {
   location_id       = coalesce(var.firestore_location, var.region)
   create_database   = var.create_firestore_database
   layout            = module.spec.firestore
+  index_exemptions  = module.spec.index_exemptions
   kms_key_name      = module.cmek.firestore_kms_key_name
   delete_protection = var.firestore_delete_protection
 

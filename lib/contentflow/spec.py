@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_SPEC_PATH = Path(__file__).with_name("pipeline.yaml")
 
@@ -210,6 +210,66 @@ class Retention(_Strict):
     documents_days: int = Field(ge=1, le=36500)
 
 
+# --- Firestore single-field index exemptions --------------------------------------------------
+# Firestore indexes every field and map subfield by itself (ascending, descending, array-contains).
+# An exemption lists the indexes a field KEEPS (none: []); Terraform sets it with one
+# google_firestore_field per field path (modules/firestore). A map's exemption covers its subfields,
+# a subfield's own exemption overrides it.
+IndexOrder = Literal["ASCENDING", "DESCENDING", "ARRAY_CONTAINS"]
+_FIELD_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+# Names joined by dots (no backquoted names); `*` stands for every step record, in steps.*.<field> only.
+FIELD_PATH = re.compile(rf"{_FIELD_NAME}(?:\.(?:{_FIELD_NAME}|\*))*")
+# Document.steps: a map keyed by step name (the spec's steps and documents.FETCH_STEP).
+STEP_RECORDS = "steps"
+# Fields Terraform gives a google_firestore_field of its own already (a field takes one): the
+# records' TTL field, whose exemption goes into its TTL policy, and the idempotency keys' expiry
+# field, whose indexes that policy turns off (an exemption of it is refused).
+RECORDS_TTL_FIELD = "updated_at"
+EXPIRY_FIELD = "expires_at"
+MAX_INDEX_EXEMPTIONS = 200  # Firestore's limit of single-field index exemptions per database
+
+
+class IndexExemption(_Strict):
+    """A field's automatic single-field indexes: `keep` names the ones kept ([]: none)."""
+
+    field: str
+    keep: list[IndexOrder]
+
+    @field_validator("field")
+    @classmethod
+    def _field_path(cls, value: str) -> str:
+        if not FIELD_PATH.fullmatch(value) or len(value.encode()) > 1500:
+            raise ValueError(f"{value!r} is not a field path: names of letters, digits and _ joined by dots")
+        names = value.split(".")
+        if any(n.startswith("__") and n.endswith("__") for n in names):
+            raise ValueError(f"{value!r}: __...__ names are reserved by Firestore")
+        if "*" in names and (names[:2] != [STEP_RECORDS, "*"] or len(names) < 3 or "*" in names[2:]):
+            raise ValueError(f"{value!r}: `*` only as {STEP_RECORDS}.*.<field> (that field of every step record)")
+        return value
+
+    @field_validator("keep")
+    @classmethod
+    def _each_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("an index is listed twice")
+        return value
+
+
+class FirestoreIndexes(_Strict):
+    """Per collection, the fields whose automatic single-field indexes are changed."""
+
+    index_exemptions: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")], list[IndexExemption]] = Field(
+        default_factory=dict)
+
+
+def expand_field_path(path: str, step_record_keys: list[str]) -> list[str]:
+    """`steps.*.<field>` as that field of every step record; any other path as itself."""
+    prefix = f"{STEP_RECORDS}.*."
+    if not path.startswith(prefix):
+        return [path]
+    return [f"{STEP_RECORDS}.{key}.{path[len(prefix):]}" for key in step_record_keys]
+
+
 class PipelineSpec(_Strict):
     version: Literal[1]
     buckets: dict[ResourceId, Bucket]
@@ -221,6 +281,7 @@ class PipelineSpec(_Strict):
     delivery: Delivery
     embeddings: Embeddings
     retention: Retention
+    firestore: FirestoreIndexes = Field(default_factory=FirestoreIndexes)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> PipelineSpec:
@@ -294,6 +355,54 @@ class PipelineSpec(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _index_exemptions_resolve(self) -> PipelineSpec:
+        problems: list[str] = []
+        known = self.firestore_collections()
+        idempotency = self.firestore_collections(kind="idempotency")
+        seen: set[tuple[str, str]] = set()
+        for collection, entries in self.firestore.index_exemptions.items():
+            where = f"firestore.index_exemptions.{collection}"
+            if collection not in known:
+                problems.append(f"{where}: unknown collection (the code writes {', '.join(sorted(known))})")
+            for i, entry in enumerate(entries):
+                for path in expand_field_path(entry.field, self.step_record_keys()):
+                    if (collection, path) in seen:
+                        problems.append(f"{where}[{i}].field: {path} is exempted twice")
+                    seen.add((collection, path))
+                    if collection in idempotency and path == EXPIRY_FIELD:
+                        problems.append(f"{where}[{i}].field: {path} is the idempotency keys' expiry field: its TTL "
+                                        "policy turns its indexes off already (a field takes one google_firestore_field)")
+        if len(seen) + 1 > MAX_INDEX_EXEMPTIONS:  # + the expiry field's
+            problems.append(f"firestore.index_exemptions: {len(seen)} fields, Firestore takes at most "
+                            f"{MAX_INDEX_EXEMPTIONS - 1} besides the expiry field")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def firestore_collections(self, kind: str | None = None) -> set[str]:
+        """The collections the code writes: the records, the chunks (embeddings.collection) and the
+        Settings defaults of the others; `kind`: only Settings.<kind>_collection."""
+        from contentflow.settings import Settings  # it imports this module
+
+        names = {n.removesuffix("_collection"): f.default for n, f in Settings.model_fields.items()
+                 if n == "collection" or n.endswith("_collection")}
+        if kind is not None:
+            return {names[kind]}
+        return {*names.values(), self.embeddings.collection}
+
+    def step_record_keys(self) -> list[str]:
+        """The keys of a record's `steps` map: a URL document's fetch stage, then the spec's steps."""
+        from contentflow.documents import FETCH_STEP  # it imports this module
+
+        return [FETCH_STEP, *(s.name for s in self.steps)]
+
+    def index_exemptions(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """(collection, field path) => the single-field indexes kept, `steps.*.` expanded."""
+        return {(collection, path): tuple(entry.keep)
+                for collection, entries in self.firestore.index_exemptions.items() for entry in entries
+                for path in expand_field_path(entry.field, self.step_record_keys())}
 
     # --- lookups used by the functions and the local stack -------------------------------------
     def step(self, name: str) -> Step:

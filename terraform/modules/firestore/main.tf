@@ -1,6 +1,6 @@
 # The (default) Firestore database in Native mode, the composite index the sweeper's query needs,
-# the listing's composite indexes, the vector indexes of the chunk search, and the TTL policies of
-# the records and of the idempotency keys.
+# the listing's composite indexes, the vector indexes of the chunk search, the TTL policies of the
+# records and of the idempotency keys, and the spec's single-field index exemptions.
 #
 # Queries that need no index of their own (automatic single-field indexes serve them): on the
 # records, status == "done" ordered by document id (the backfill's pages), the count()
@@ -9,7 +9,9 @@
 # (unsent failure events) and GET /documents without a filter (created_at, then the key,
 # descending); on the chunks and the results cache, document_id == (and with embedding_space ==:
 # equalities are merged); the reports, date descending. The jobs and idempotency collections are
-# read by document id only. No single-field index is exempted, except each expiry field below.
+# read by document id only. Those single-field indexes stay (event_pending_since keeps only its
+# ascending one); the spec's firestore.index_exemptions turn off the others nothing queries (its
+# test reads every query in lib/): see the exemptions at the end, and each expiry field below.
 
 resource "google_firestore_database" "default" {
   count = var.create_database ? 1 : 0
@@ -33,6 +35,13 @@ resource "google_firestore_database" "default" {
 
 locals {
   database = var.create_database ? google_firestore_database.default[0].name : "(default)"
+
+  # The spec's single-field index exemptions: the records' TTL field takes its own in its TTL
+  # policy (`ttl`: a field takes one google_firestore_field); subfields that keep indexes under an
+  # exempted map are set before the maps' exemptions.
+  ttl_exemption    = "${var.layout.collection}/${var.layout.ttl_field}"
+  index_subfields  = { for k, e in var.index_exemptions : k => e if e.under_exempted_map && k != local.ttl_exemption }
+  index_exemptions = { for k, e in var.index_exemptions : k => e if !e.under_exempted_map && k != local.ttl_exemption }
 }
 
 # documents where status in [...] and updated_at < cutoff (DocumentStore.stale_candidates).
@@ -113,6 +122,9 @@ resource "google_firestore_index" "vector" {
 }
 
 # Records expire ttl_expiration_offset after their last change (deleted within about a day after).
+# The field's single-field indexes are as the spec's exemption of it says (none today: every
+# transition rewrites updated_at, and only the sweeper's and the report's queries read it, served
+# by the composite index); without an exemption, the automatic ones.
 resource "google_firestore_field" "ttl" {
   project    = var.project_id
   database   = local.database
@@ -121,6 +133,19 @@ resource "google_firestore_field" "ttl" {
 
   ttl_config {
     expiration_offset = var.layout.ttl_expiration_offset
+  }
+
+  dynamic "index_config" {
+    for_each = contains(keys(var.index_exemptions), local.ttl_exemption) ? [var.index_exemptions[local.ttl_exemption].indexes] : []
+    content {
+      dynamic "indexes" {
+        for_each = index_config.value
+        content {
+          order        = indexes.value.order
+          array_config = indexes.value.array_config
+        }
+      }
+    }
   }
 }
 
@@ -139,4 +164,53 @@ resource "google_firestore_field" "expiry" {
   ttl_config {}
 
   index_config {}
+}
+
+# Single-field index exemptions (the spec's firestore.index_exemptions, through module.spec): the
+# index_config of each field lists the automatic indexes it KEEPS (an empty one: none), e.g. no index
+# on the step timestamps every transition rewrites (a value that only grows is a hot spot), only the
+# ascending one on event_pending_since (the unsent events' `<` query). Composite and vector indexes
+# are not affected. Subfields that keep indexes under an exempted map first (`index_subfield`), so a
+# query on one never finds its index gone while the map's exemption applies. The provider does not
+# serialise field operations: each waits for its long-running operation (minutes, while Firestore
+# rewrites the index entries), up to Terraform's parallelism at once, and retries Firestore's 409
+# "underlying data changed". Destroying one reverts the field to its inherited indexes (rebuilt).
+resource "google_firestore_field" "index_subfield" {
+  for_each = local.index_subfields
+
+  project    = var.project_id
+  database   = local.database
+  collection = each.value.collection
+  field      = each.value.field
+
+  index_config {
+    dynamic "indexes" {
+      for_each = each.value.indexes
+      content {
+        order        = indexes.value.order
+        array_config = indexes.value.array_config
+      }
+    }
+  }
+}
+
+resource "google_firestore_field" "index_exemption" {
+  for_each = local.index_exemptions
+
+  project    = var.project_id
+  database   = local.database
+  collection = each.value.collection
+  field      = each.value.field
+
+  index_config {
+    dynamic "indexes" {
+      for_each = each.value.indexes
+      content {
+        order        = indexes.value.order
+        array_config = indexes.value.array_config
+      }
+    }
+  }
+
+  depends_on = [google_firestore_field.index_subfield]
 }

@@ -68,6 +68,43 @@ variable "layout" {
   }
 }
 
+variable "index_exemptions" {
+  description = "Single-field index exemptions (from module.spec.index_exemptions): \"<collection>/<field>\" => collection, field path, the automatic indexes the field keeps (each an order or array-contains; none: an empty list) and under_exempted_map (a subfield that keeps indexes under an exempted map, set before the map's exemption)."
+  type = map(object({
+    collection = string
+    field      = string
+    indexes = list(object({
+      order        = optional(string)
+      array_config = optional(string)
+    }))
+    under_exempted_map = bool
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, e in var.index_exemptions : k == "${e.collection}/${e.field}"])
+    error_message = "Each index exemption is keyed \"<collection>/<field>\" (a field takes one google_firestore_field)."
+  }
+  validation {
+    condition     = alltrue([for e in values(var.index_exemptions) : can(regex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$", e.field))])
+    error_message = "An index exemption's field is a path of names (letters, digits, _) joined by dots."
+  }
+  validation {
+    condition = alltrue(flatten([for e in values(var.index_exemptions) : [for i in e.indexes :
+      (i.order == null) != (i.array_config == null) && contains(["ASCENDING", "DESCENDING"], coalesce(i.order, "ASCENDING")) && coalesce(i.array_config, "CONTAINS") == "CONTAINS"
+    ]]))
+    error_message = "Each kept index is an order (ASCENDING or DESCENDING) or array_config CONTAINS, not both."
+  }
+  validation {
+    condition     = alltrue([for e in values(var.index_exemptions) : length(distinct(e.indexes)) == length(e.indexes)])
+    error_message = "An index exemption keeps each index at most once."
+  }
+  validation {
+    condition     = length(var.index_exemptions) < 200
+    error_message = "Firestore takes at most 200 single-field index exemptions per database (the expiry policies' fields count too)."
+  }
+}
+
 variable "kms_key_name" {
   description = "CMEK key for a new database (in the database's location), or null. Only applies when the database is created."
   type        = string

@@ -59,6 +59,14 @@ locals {
       collection = "idempotency"
       field      = "expires_at"
     }
+    # Every collection the code writes (contentflow.settings.Settings: collection and the
+    # *_collection defaults; the chunks are the spec's embeddings.collection): the ones an index
+    # exemption may name.
+    collections = ["documents", "results-cache", "jobs", "reports", "idempotency"]
+    # A record's `steps` map (contentflow.documents.Document.steps) is keyed by step name, and by
+    # the URL documents' first stage (contentflow.documents.FETCH_STEP), which is no spec step.
+    step_records = "steps"
+    fetch_step   = "fetch"
     # contentflow.settings.Settings.inference (env_nested_delimiter "__"): InferenceOptions fields.
     inference_env = {
       backend          = "CONTENTFLOW_INFERENCE__BACKEND"
@@ -338,6 +346,36 @@ locals {
       array_config = contains(local.code.chunk_query.array_fields, f) ? "CONTAINS" : null
     }]
   } }]...)
+
+  # Single-field index exemptions (the spec's firestore.index_exemptions): one entry per collection
+  # and field path, "<collection>/<field>" => the automatic indexes the field keeps (an order, or
+  # array-contains), steps.*.<field> expanded to that field of every step record (the spec's steps
+  # and the fetch stage: adding a step adds its exemptions). under_exempted_map: a subfield that
+  # keeps indexes under an exempted map (modules/firestore sets those first).
+  raw_firestore    = try(local.spec.firestore, null) == null ? {} : local.spec.firestore
+  raw_exemptions   = try(local.raw_firestore.index_exemptions, null) == null ? {} : local.raw_firestore.index_exemptions
+  step_record_keys = concat([local.code.fetch_step], local.step_names)
+  step_wildcard    = "${local.code.step_records}.*."
+  declared_exemptions = flatten([for c, entries in local.raw_exemptions : [for e in entries : [
+    for k in(startswith(e.field, local.step_wildcard) ? local.step_record_keys : [""]) : {
+      collection = c
+      field      = k == "" ? e.field : "${local.code.step_records}.${k}.${trimprefix(e.field, local.step_wildcard)}"
+      keep       = e.keep
+    }
+  ]]])
+  exemption_groups = { for e in local.declared_exemptions : "${e.collection}/${e.field}" => e... }
+  index_orders = {
+    ASCENDING      = { order = "ASCENDING", array_config = null }
+    DESCENDING     = { order = "DESCENDING", array_config = null }
+    ARRAY_CONTAINS = { order = null, array_config = "CONTAINS" }
+  }
+  index_exemptions = { for k, group in local.exemption_groups : k => {
+    collection         = group[0].collection
+    field              = group[0].field
+    indexes            = [for o in group[0].keep : lookup(local.index_orders, o, { order = o, array_config = null })]
+    under_exempted_map = anytrue([for e in local.declared_exemptions : e.collection == group[0].collection && startswith(group[0].field, "${e.field}.")])
+  } }
+  exemption_collections = distinct(concat(local.code.collections, [local.embeddings.collection]))
 
   firestore = {
     collection = local.code.collection

@@ -179,6 +179,36 @@ output "firestore" {
   }
 }
 
+output "index_exemptions" {
+  description = "\"<collection>/<field>\" => a single-field index exemption of the spec's firestore.index_exemptions (steps.*.<field> expanded to every step record): collection, field, the automatic indexes it keeps (order or array_config; none: an empty list) and under_exempted_map (a subfield that keeps indexes under an exempted map)."
+  value       = local.index_exemptions
+
+  precondition {
+    condition     = alltrue([for c in keys(local.raw_exemptions) : contains(local.exemption_collections, c)])
+    error_message = "firestore.index_exemptions names a collection the code does not write."
+  }
+  precondition {
+    condition     = alltrue([for e in local.declared_exemptions : can(regex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$", e.field))])
+    error_message = "An index exemption's field is a path of names (letters, digits, _) joined by dots; `*` only as steps.*.<field>."
+  }
+  precondition {
+    condition     = alltrue([for e in local.declared_exemptions : alltrue([for o in e.keep : contains(keys(local.index_orders), o)]) && length(distinct(e.keep)) == length(e.keep)])
+    error_message = "An index exemption keeps each of ASCENDING, DESCENDING and ARRAY_CONTAINS at most once."
+  }
+  precondition {
+    condition     = alltrue([for k, group in local.exemption_groups : length(group) == 1])
+    error_message = "A field is exempted twice in firestore.index_exemptions (steps.*.<field> counts for every step)."
+  }
+  precondition {
+    condition     = !contains(keys(local.exemption_groups), "${local.code.expiring.collection}/${local.code.expiring.field}")
+    error_message = "The idempotency keys' expiry field has no single-field index already (its TTL policy turns them off): a field takes one google_firestore_field."
+  }
+  precondition {
+    condition     = length(local.exemption_groups) + length(local.firestore.expiring) <= 200
+    error_message = "Firestore takes at most 200 single-field index exemptions per database."
+  }
+}
+
 output "model_users" {
   description = "Functions that get the inference settings (CONTENTFLOW_INFERENCE__*): those with roles/aiplatform.user in project_roles, and those that enqueue tasks for one."
   value       = local.model_users
