@@ -148,8 +148,9 @@ class Extraction(BaseModel):
 
     def statistics(self) -> dict:
         """Everything but the text, chunks, page offsets and regions: small enough for Firestore.
-        Regions become characters per kind (`source_chars`, only the kinds present)."""
-        record = self.model_dump(mode="json", exclude={"text", "chunks", "page_starts", "regions"})
+        Regions become characters per kind (`source_chars`, only the kinds present). The preview
+        and the content hash are left out too: the record keeps them once, at its top level."""
+        record = self.model_dump(mode="json", exclude={"text", "chunks", "page_starts", "regions", "preview", "content_sha256"})
         record["chunk_count"] = len(self.chunks)
         source_chars: dict[str, int] = {}
         for region in self.regions:
