@@ -168,6 +168,8 @@ def main() -> dict:
             tp = throughput.run(stack, args.docs)
             cold = cold_start.measure(stack)
     tp["queue_rate"] = args.queue_rate or "the spec's"
+    for name in stack.client_env():  # the first stack's addresses and spec copy are gone with it
+        os.environ.pop(name, None)
     vertex = vertex_run(args.vertex_docs)
     spec_dict = capacity.load_spec()
     result = {"cpus": os.cpu_count(), "load_average_before": load_before, "stack_ready_s": ready_s,
