@@ -261,6 +261,36 @@ def by_kind(per_doc: dict[str, Counter], kinds: dict[str, str], uploads: dict[st
     return out
 
 
+def cpu_seconds(stack) -> dict[str, float]:
+    """CPU time used so far by each of the stack's process groups (emulators, functions with
+    their workers) and by this process (the relay and the push dispatcher are its threads; in the
+    in-process run, also the pool's parent)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    groups = {proc.pid: name for name, proc in stack.processes.items() if proc.pid}
+    used: dict[str, float] = defaultdict(float)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = groups.get(int(fields[2]))  # fields[2]: the process group
+        if name is not None:
+            used[name] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    me = os.times()
+    used["bench process (relay, push dispatcher)"] = me.user + me.system
+    return dict(used)
+
+
+def cpu_share(before: dict[str, float], after: dict[str, float], documents: int) -> dict:
+    """CPU milliseconds per document by component between two readings, emulators grouped."""
+    spent = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    out = {k: round(v * 1000 / documents, 1) for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v > 0.05}
+    out["total"] = round(sum(spent.values()) * 1000 / documents, 1)
+    return out
+
+
 def wipe_firestore(stack) -> None:
     """The emulator's reset: every document of the project's database goes."""
     url = (f"http://127.0.0.1:{stack.ports['firestore']}/emulator/v1/projects/{stack.project_id}"
@@ -324,11 +354,13 @@ def run(stack, docs: int) -> dict:
     wipe_firestore(stack)
 
     # (b) event-driven
+    cpu_before = cpu_seconds(stack)
     t0 = time.time()
     ids = upload_all(bucket, items, "b/")
     uploaded_s = time.time() - t0
     records = wait_terminal(db, ids, 1200)
     elapsed = end_of(records) - t0
+    cpu = cpu_share(cpu_before, cpu_seconds(stack), len(ids))
     time.sleep(1.0)  # the last requests' closing log lines
     memory = {name: {"peak_rss_mib": round(peak_rss_mib(stack.processes[f"fn:{name}"].pid), 1),
                      "spec_memory_mb": stack.spec.functions[name].runtime.memory_mb}
@@ -342,6 +374,8 @@ def run(stack, docs: int) -> dict:
         "upload_seconds": round(uploaded_s, 2), "seconds": round(elapsed, 2),
         "documents_per_minute": round(len(ids) / elapsed * 60, 1), "chunks": chunks,
         "chunks_per_second": round(chunks / elapsed, 2),
+        # where the machine's time went: CPU ms per document by process group (emulators included)
+        "cpu_ms_per_document": cpu,
         "latency_s": step_latencies(records, steps),
         "function_seconds_per_document": {fn: round(sum(c.get(f"seconds.{fn}", 0) for c in per_doc.values()) / len(ids), 4)
                                           for fn in PATH_FUNCTIONS},
@@ -395,6 +429,9 @@ def markdown(result: dict) -> str:
             rows += [(f"{step}: waiting (hop + queue)", v["waiting"]), (f"{step}: working", v["working"])]
     rows += [("upload → done, under load", lat["upload_to_done"]), ("upload → done, idle, one at a time", result["idle_upload_to_done_s"])]
     lines += [f"| {name} | {v.get('p50', '')} | {v.get('p95', '')} | {v.get('p99', '')} |" for name, v in rows]
+    lines += ["", "| CPU per document, event-driven run (ms) | " + " | ".join(e["cpu_ms_per_document"]) + " |",
+              "|---|" + "---:|" * len(e["cpu_ms_per_document"]),
+              "| | " + " | ".join(str(v) for v in e["cpu_ms_per_document"].values()) + " |"]
     lines += ["", "| function | peak RSS MiB | spec memory_mb |", "|---|---:|---:|"]
     lines += [f"| {fn} | {m['peak_rss_mib']} | {m['spec_memory_mb']} |" for fn, m in result["peak_memory"].items()]
     return "\n".join(lines)
