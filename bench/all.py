@@ -52,9 +52,13 @@ def vertex_run(docs: int) -> dict:
             os.environ.update(stack.client_env())
             bucket = storage.Client(project=stack.project_id).bucket(stack.bucket("inbox"))
             db = firestore.Client(project=stack.project_id)
-            t0 = time.time()
-            ids = throughput.upload_all(bucket, items, "v/")
-            records = throughput.wait_terminal(db, ids, 600)
+            ends = throughput.EndEvents(stack)
+            try:
+                t0 = time.time()
+                ids = throughput.upload_all(bucket, items, "v/")
+                records = ends.wait(db, ids, 600)
+            finally:
+                ends.close()
             seconds = throughput.end_of(records) - t0
             time.sleep(1.0)
             per_doc = throughput.request_costs(stack.data_dir / "logs", set(ids), stack.spec)
