@@ -4,8 +4,9 @@ A document's `status` names where it is: `received` (registered, first step queu
 step's status (`extracting`, `analysing`, `indexing`) while that step is queued or running, then
 `done` or `failed`. Each step has its own record (state, attempts, timings, last error).
 
-Every transition is a pure function here, applied by the store inside a Firestore transaction,
-so duplicate and out-of-order deliveries are decided in one place:
+Every transition is a pure function here, applied by the store to the record as read and written
+only if nobody wrote it since (DocumentStore.transition), so duplicate and out-of-order deliveries
+are decided in one place:
 - a step already succeeded, or a document already terminal: the delivery is a duplicate (no effect);
 - a step not yet queued (its predecessor has not finished): not ready, retry later;
 - a step running under a live lease: another delivery owns it (busy: retried, not acknowledged,

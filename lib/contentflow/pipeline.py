@@ -1,5 +1,5 @@
-"""Running one step for one document: claim (a transaction), work (the step's handler), commit (a
-transaction), hand on (the next step's trigger). Trigger-agnostic: the functions decode their
+"""Running one step for one document: claim (a transition), work (the step's handler), commit (a
+transition), hand on (the next step's trigger). Trigger-agnostic: the functions decode their
 trigger and call `run_step`; the work of each step is a handler in `contentflow.steps`."""
 
 from __future__ import annotations

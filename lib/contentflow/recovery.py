@@ -29,7 +29,7 @@ class Recovery:
 
     def sweep(self, limit: int = 500, max_redrives: int = MAX_REDRIVES_PER_SWEEP) -> dict:
         """Re-drives documents stuck in a step past its stuck_after_s (lost hand-on, dead instance).
-        Each re-drive is recorded first (a transaction), so a document is re-driven at most once
+        Each re-drive is recorded first (a transition), so a document is re-driven at most once
         per stuck period however often the sweeper runs, and at most `max_redrives` per run."""
         now = self.clock()
         oldest_allowed = now - timedelta(seconds=min(sm.FETCH_STUCK_AFTER_S, *(s.stuck_after_s for s in self.spec.steps)))

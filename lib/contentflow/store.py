@@ -28,8 +28,7 @@ class DocumentStore:
         self._collection = client.collection(collection)
         self._timeout = timeout_s
         # The client's default retry keeps trying UNAVAILABLE for 60 s whatever the call's timeout:
-        # bounded here, so a Firestore outage answers within the timeout (the transaction's own
-        # begin and commit calls take no retry argument and keep the library's 60 s).
+        # bounded here, so a Firestore outage answers within the timeout.
         self._retry = retries.Retry(predicate=retries.if_transient_error, initial=0.1, maximum=1.0,
                                     multiplier=2.0, timeout=timeout_s)
 
