@@ -310,15 +310,11 @@ def cpu_seconds(stack) -> dict[str, float]:
     in-process run, also the pool's parent)."""
     tick = os.sysconf("SC_CLK_TCK")
     groups = {proc.pid: name for name, proc in stack.processes.items() if proc.pid}
+    from local.procs import process_stats
+
     used: dict[str, float] = defaultdict(float)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        name = groups.get(int(fields[2]))  # fields[2]: the process group
+    for _, fields in process_stats():
+        name = groups.get(int(fields[2]))
         if name is not None:
             used[name] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
     me = os.times()

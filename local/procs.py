@@ -148,18 +148,27 @@ def is_same_process(pid: int, ticks: int | None) -> bool:
     return ticks is not None and start_ticks(pid) == ticks
 
 
-def group_rss_mib(pgid: int) -> float:
-    """Resident memory of every live process in the group, in MiB (0 when it is gone)."""
-    total_kib = 0
+def process_stats():
+    """(/proc entry, the fields of its stat after the command name) of every process now running:
+    fields[0] is the state, fields[2] the process group, fields[11] and [12] user and system ticks."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pgid or fields[0] == "Z":
-                continue
+            yield entry, (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+
+
+def group_rss_mib(pgid: int) -> float:
+    """Resident memory of every live process in the group, in MiB (0 when it is gone)."""
+    total_kib = 0
+    for entry, fields in process_stats():
+        if int(fields[2]) != pgid or fields[0] == "Z":
+            continue
+        try:
             status = (entry / "status").read_text()
-        except (OSError, ValueError):
+        except OSError:
             continue
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
@@ -169,17 +178,7 @@ def group_rss_mib(pgid: int) -> float:
 
 def group_alive(pgid: int) -> bool:
     """True while any process of the group exists (zombies of our own children excluded)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == pgid and state != "Z":
-            return True
-    return False
+    return any(int(fields[2]) == pgid and fields[0] != "Z" for _, fields in process_stats())
 
 
 class TerminationSignals:
