@@ -42,6 +42,29 @@ def test_a_few_invalid_utf8_bytes_are_replaced_with_a_warning(extract):
     assert "\ufffd" in result.text and result.warnings == ["1 invalid UTF-8 byte(s) replaced with U+FFFD"]
 
 
+def test_a_declared_8bit_charset_wins_over_a_stray_utf8_sequence(extract):
+    # A Latin-1 page (declared so) whose title has one UTF-8 "ü" pasted in: its bytes that are
+    # invalid as UTF-8 outnumber its valid multi-byte sequences, so the declaration decides.
+    article = "Die Sängerin hat ihre eigene Plattenfirma gegründet und schreibt für das Album. "
+    filler = "Filler without meaning, only there to make the page long enough to matter. " * 150
+
+    def page(title: bytes, body: bytes) -> bytes:
+        return (b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">'
+                b"<title>" + title + b"</title></head><body><article><p>" + body
+                + b"</p><p>" + filler.encode() + b"</p></article></body></html>")
+
+    latin = page("Album für".encode(), article.encode("iso-8859-1") * 3)
+    assert latin.count(b"\xc3\xbc") == 1 and len(latin) > 10_000
+    result = extract(latin, "album.html", "text/html")
+    assert article.strip() in result.text and "\ufffd" not in result.text
+    assert not any("U+FFFD" in warning for warning in result.warnings)
+    # A UTF-8 page that declares Latin-1 and has one stray invalid byte is still read as UTF-8.
+    utf8 = page(b"Album", article.encode() * 3 + b"\xff")
+    result = extract(utf8, "album.html", "text/html")
+    assert article.strip() in result.text
+    assert result.warnings == ["1 invalid UTF-8 byte(s) replaced with U+FFFD"]
+
+
 def test_text_is_nfc_and_newlines_are_normalised(extract):
     result = extract(("Cafe\u0301 one\r\ntwo\rthree\x07four " + "filler words " * 20).encode(), "a.txt")
     assert result.text.startswith("Café one\ntwo\nthreefour filler")

@@ -87,3 +87,39 @@ def test_a_banner_line_and_a_javascript_notice_are_still_no_content(extract):
     with pytest.raises(UnreadableDocument) as raised:
         extract(page, "shop.html", "text/html")
     assert raised.value.reason == "no text found: the page has no readable content"
+
+
+def test_readers_comments_are_read_and_marked_as_comments(extract):
+    # trafilatura's defaults read a page's comment section; the record keeps it, marked, so a
+    # search hit in a comment says it came from one.
+    comments = ("Good to hear the ferry keeps running while the works go on, my mother relies on it.",
+                "Will the pontoon have a ramp for wheelchairs? The old one by the customs house never did.")
+    page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Breakwater</title>"
+            f"</head><body><main><article>{_article_html()}</article>"
+            "<div id='comments' class='comments'><h3>2 comments</h3><ul class='comment-list'>"
+            + "".join(f"<li class='comment'><p>{comment}</p></li>" for comment in comments)
+            + "</ul></div></main></body></html>")
+    result = extract(page.encode(), "breakwater.html", "text/html")
+    _assert_article(result.text)
+    [region] = result.regions
+    assert region["kind"] == "comment"
+    marked = result.text[region["start"]:region["end"]]
+    assert all(comment in marked for comment in comments)
+    assert not any(paragraph in marked for paragraph in _PARAGRAPHS)
+
+
+def test_the_second_reading_keeps_noscript_text_in_place_and_drops_only_the_unseen():
+    # The raw reading is the page as a browser without JavaScript shows it: even a short
+    # <noscript> line stays where it is (taking one away changed which reading trafilatura chose
+    # on a news page and lost its headline and lede); scripts, styles and templates go.
+    import lxml.html
+
+    from contentflow.extraction.html import _prune_gently
+
+    root = lxml.html.document_fromstring(
+        "<html><head><style>p{color:red}</style></head><body><div><h1>Headline</h1>"
+        "<noscript><span>Works best with scripts on.</span></noscript><p>Lede.</p></div>"
+        "<script>var track = 1;</script><template><p>Card</p></template></body></html>")
+    _prune_gently(root)
+    assert root.text_content() == "HeadlineWorks best with scripts on.Lede."
+    assert not root.xpath("//noscript|//script|//style|//template")

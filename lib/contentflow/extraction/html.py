@@ -120,33 +120,36 @@ def _page_prose(root) -> int:
 
 
 def _prune_gently(root) -> None:
-    """Only what no reader sees (scripts, styles, templates) and small <noscript> notices; an
-    article-sized <noscript> is kept in place. The page as trafilatura would read it raw: for
-    pages whose article the structural rules take away (a story in a page-level <header>, an
-    ASP.NET page wrapped whole in one <form>, an unclosed <nav> that swallows the page)."""
+    """Only what no reader sees (scripts, styles, templates); <noscript> content stays in place,
+    as a browser without JavaScript shows it. The page as trafilatura would read it raw: for
+    pages whose article the structural rules take away (a story in a page-level <header> or only
+    in <noscript>, an ASP.NET page wrapped whole in one <form>, an unclosed <nav> that swallows
+    the page). Trafilatura's choice between its readings is sensitive to any element taken away
+    (dropping one small <noscript> notice cost one news page its headline and lede)."""
     for node in root.xpath("//noscript"):
-        if _prose_length(node.xpath("." + _PROSE)) >= _ARTICLE_MIN_CHARS:
-            node.drop_tag()  # keep its content in place
-        elif node.getparent() is not None:
-            node.drop_tree()
+        node.drop_tag()
     for node in root.xpath(_INVISIBLE):
         if node.getparent() is not None:
             node.drop_tree()
 
 
-def _main_text(root, *, scoring: bool) -> tuple[object, str, str]:
-    """(trafilatura's result or None, the text, the extractor's name) for a pruned tree."""
-    found, body, extractor = None, "", "lxml-structural"
+def _main_text(root, *, scoring: bool) -> tuple[object, str, str, str]:
+    """(trafilatura's result or None, the text, readers' comments, the extractor's name) for a
+    pruned tree. Comments are what trafilatura's defaults read too; they are returned apart so the
+    record marks them (a search hit in a comment says so)."""
+    found, body, comments, extractor = None, "", "", "lxml-structural"
     if scoring:
         import trafilatura
 
-        found = trafilatura.bare_extraction(root, with_metadata=True, include_comments=False,
+        found = trafilatura.bare_extraction(root, with_metadata=True, include_comments=True,
                                             include_tables=True, include_images=False)
         body = getattr(found, "text", None) or ""
+        comments = getattr(found, "comments", None) or ""
         extractor = "trafilatura"
     if body.strip():
-        return found, body.replace("\n", "\n\n"), extractor  # trafilatura puts one block per line
-    return found, _fallback_text(root), "lxml-fallback" if scoring else extractor
+        # trafilatura puts one block per line
+        return found, body.replace("\n", "\n\n"), comments.replace("\n", "\n\n"), extractor
+    return found, _fallback_text(root), "", "lxml-fallback" if scoring else extractor
 
 
 def _fallback_text(root) -> str:
@@ -193,7 +196,7 @@ def parse(data: bytes, *, mime: str, charset: str | None, limits, **_) -> Parsed
     scoring = len(data) <= limits.html_scoring_max_bytes
     if not scoring:
         warnings.append(f"large page ({len(data) / 1e6:.1f} MB): read structurally, without main-content scoring")
-    found, body, extractor = _main_text(root, scoring=scoring)
+    found, body, comments, extractor = _main_text(root, scoring=scoring)
     if prose >= _ARTICLE_MIN_CHARS and 2 * len(" ".join(body.split())) < prose:
         # Pruning took most of the page's paragraphs: read the page again as trafilatura would
         # read it raw (it has its own boilerplate rules) and take that reading if it holds more
@@ -201,9 +204,9 @@ def parse(data: bytes, *, mime: str, charset: str | None, limits, **_) -> Parsed
         root = None  # one tree in memory at a time: a large page is parsed twice here
         gentle = lxml.html.document_fromstring(source, parser=parser)
         _prune_gently(gentle)
-        found_again, body_again, extractor_again = _main_text(gentle, scoring=scoring)
-        if len(" ".join(body_again.split())) > 2 * len(" ".join(body.split())):
-            found, body, extractor = found_again, body_again, extractor_again
+        again = _main_text(gentle, scoring=scoring)
+        if len(" ".join(again[1].split())) > 2 * len(" ".join(body.split())):
+            found, body, comments, extractor = again
     if extractor == "trafilatura":
         title = getattr(found, "title", None) or title  # without the "| Site name" suffix
         author = author or getattr(found, "author", None)
@@ -211,7 +214,8 @@ def parse(data: bytes, *, mime: str, charset: str | None, limits, **_) -> Parsed
         raise UnreadableDocument("no text found: the page has no readable content")
     if author and author.startswith(("http://", "https://")):
         author = None
-    return from_pages([body], extractor=extractor, max_chars=limits.max_text_chars, paged=False,
+    page = [["body", body], ["comment", comments]] if comments.strip() else body
+    return from_pages([page], extractor=extractor, max_chars=limits.max_text_chars, paged=False,
                       title=(title or "").strip()[:1000] or None, author=author,
                       created=dates.iso_date(created), modified=dates.iso_date(modified),
                       declared_language=language, encoding=encoding, warnings=warnings)

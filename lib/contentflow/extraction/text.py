@@ -72,7 +72,11 @@ def decode(data: bytes, *, mime: str, hint: str | None = None,
     bad = replaced.count("\ufffd")
     head = replaced[:1_000_000]
     multibyte = len(head) - len(head.encode("ascii", "ignore")) - head.count("\ufffd")
-    if bad <= len(data) * MAX_REPLACED_FRACTION and multibyte:
+    declared_8bit = bool(encoding) and not encoding.startswith(("utf-8", "utf-16", "utf-32"))
+    # A few invalid bytes in UTF-8 text are replaced; but when the page declares an 8-bit charset
+    # and its invalid bytes outnumber its valid multi-byte sequences, the declaration is right
+    # (a Latin-1 page whose one UTF-8 "ü" came from a pasted snippet lost every other umlaut).
+    if bad <= len(data) * MAX_REPLACED_FRACTION and multibyte and not (declared_8bit and bad >= multibyte):
         warnings.append(f"{bad} invalid UTF-8 byte(s) replaced with U+FFFD")
         return _checked(replaced, mime), "utf-8", warnings
     if multibyte > bad:
