@@ -99,7 +99,8 @@ def _inprocess_worker(env: dict, bucket_name: str, items: list[Item], threads: i
             for step in steps:
                 for attempt in range(5):
                     try:
-                        decision = svc.pipeline.run_step(step, doc_id)
+                        # as the triggers say: a first try defers its claim, a retry claims first
+                        decision = svc.pipeline.run_step(step, doc_id, first_delivery=attempt == 0)
                         break
                     except ContentflowError:  # retried here as the trigger would retry it
                         time.sleep(0.2 * (attempt + 1))

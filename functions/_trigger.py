@@ -77,14 +77,21 @@ def queue_attempt(request) -> QueueAttempt | None:
     return QueueAttempt(queue=queue.rsplit("/", 1)[-1], retry_count=int(retries) if retries.isdigit() else 0)
 
 
-def step_delivery(request, expected_step: str) -> tuple[StepMessage, QueueAttempt | None]:
-    """(the step message, the Cloud Tasks attempt if a queue delivered it) from whichever way the
-    step is triggered: a Cloud Tasks HTTP request, an Eventarc Pub/Sub CloudEvent, or a plain
-    Pub/Sub push body. The spec decides the trigger; the function does not care."""
+def step_delivery(request, expected_step: str) -> tuple[StepMessage, QueueAttempt | None, bool]:
+    """(the step message, the Cloud Tasks attempt if a queue delivered it, whether this is the
+    trigger's first try of it) from whichever way the step is triggered: a Cloud Tasks HTTP
+    request, an Eventarc Pub/Sub CloudEvent, or a plain Pub/Sub push body. The spec decides the
+    trigger; the function does not care.
+
+    First try: a task's retry count 0; a push body's `deliveryAttempt` 1 (Pub/Sub sets it when the
+    subscription has a dead-letter policy, as the spec's do). An Eventarc event does not say: not
+    taken as a first try. A first try writes its claim with its commit (Pipeline.run_step)."""
     headers = request.headers
     attempt = queue_attempt(request)
+    first = False
     if attempt is not None:
         data = request.get_data()
+        first = attempt.retry_count == 0
     elif "ce-type" in headers or request.mimetype == "application/cloudevents+json":
         from cloudevents.http import from_http
 
@@ -98,15 +105,16 @@ def step_delivery(request, expected_step: str) -> tuple[StepMessage, QueueAttemp
         if not isinstance(body, dict):
             raise InvalidInput("expected a Pub/Sub push body, a CloudEvent or a Cloud Tasks request")
         data, _ = _push_message(body)
+        first = body.get("deliveryAttempt") == 1
     msg = StepMessage.parse(data)
     if msg.step != expected_step:
         raise InvalidInput(f"message for step {msg.step!r} delivered to {expected_step!r}")
-    return msg, attempt
+    return msg, attempt, first
 
 
 def run_step_request(request, step: str):
     """The whole body of a step function."""
     with handling(step, step=step):
-        msg, attempt = step_delivery(request, step)
-        services().pipeline.run_step(step, msg.document_id, queue_attempt=attempt)
+        msg, attempt, first = step_delivery(request, step)
+        services().pipeline.run_step(step, msg.document_id, queue_attempt=attempt, first_delivery=first)
     return "", 204

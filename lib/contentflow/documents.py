@@ -161,7 +161,7 @@ EVENT_CONFIRM_GRACE_S = 15.0
 class Decision(BaseModel):
     """What a transition decided. `document` is the new state to write (None: write nothing)."""
 
-    outcome: Literal["run", "duplicate", "busy", "not_ready", "gave_up", "completed", "stale", "failed", "released", "renewed",
+    outcome: Literal["run", "duplicate", "busy", "not_ready", "gave_up", "completed", "stale", "failed", "released", "renewed", "claimed",
                      "created", "reindexed", "retried", "conflict", "redriven", "marked"]
     document: Document | None = None
     attempt: int = 0
@@ -407,6 +407,37 @@ def renew_lease(doc: Document | None, step_name: str, attempt: int, now: datetim
     doc = doc.model_copy(deep=True)
     doc.steps[step_name].lease_until = lease_until
     return Decision(outcome="renewed", document=doc, attempt=attempt)
+
+
+def with_deferred_claim(doc: Document | None, step_name: str, attempt: int, spec: PipelineSpec,
+                        started: datetime, lease_s: float) -> Document | None:
+    """A first delivery runs its step without writing the claim first (one write fewer per step;
+    see Pipeline.run_step): when it commits, the claim is applied as begin_step would have applied
+    it at `started`, if the step still waits as it was read (queued, `attempt` - 1 attempts made).
+    The record as it is if this attempt's claim was written meanwhile (the work ran long: the
+    start is ours), or if the step moved on (the commit then finds the attempt no longer current).
+    None if another delivery claimed the same attempt number meanwhile (a duplicate that retried
+    while this one worked unclaimed): that attempt is theirs to commit, not ours."""
+    if doc is None or doc.terminal:
+        return doc
+    if (current := _current_attempt(doc, step_name, attempt)) is not None:
+        return doc if current.started_at == started else None
+    rec = doc.steps.get(step_name)
+    if rec is None or rec.state != StepState.queued or rec.attempts != attempt - 1:
+        return doc
+    begun = begin_step(doc, step_name, spec, started, lease_s)
+    return begun.document if begun.outcome == "run" and begun.attempt == attempt else doc
+
+
+def claim_deferred(doc: Document | None, step_name: str, attempt: int, spec: PipelineSpec, started: datetime,
+                   now: datetime, lease_s: float, until: datetime) -> Decision:
+    """A first delivery's work runs long: its claim is written now, with a lease from now (the
+    lease keeper then renews it), so duplicates find the step busy and the sweeper leaves it."""
+    claimed = with_deferred_claim(doc, step_name, attempt, spec, started, lease_s)
+    if claimed is None or claimed is doc or _current_attempt(claimed, step_name, attempt) is None:
+        return Decision(outcome="stale", detail=f"attempt {attempt} of {step_name} is no longer current")
+    claimed.steps[step_name].lease_until = min(now + timedelta(seconds=lease_s), until)
+    return Decision(outcome="claimed", document=claimed, attempt=attempt)
 
 
 def _current_attempt(doc: Document | None, step_name: str, attempt: int) -> StepRecord | None:

@@ -306,3 +306,46 @@ def test_a_busy_answer_names_the_short_lease_not_the_function_timeout():
     busy = sm.begin_step(running, "extract", SPEC, T0 + timedelta(seconds=1), lease_s=SPEC.delivery.lease_s)
     assert busy.outcome == "busy" and busy.retry_after_s == SPEC.delivery.lease_s - 1
     assert SPEC.delivery.redelivery_window_s() >= 2 * SPEC.delivery.lease_s
+
+
+def test_a_deferred_claim_is_applied_at_the_start_only_while_the_step_waits_as_read():
+    doc = registered()
+    local = sm.begin_step(doc, "extract", SPEC, T0, 30)  # decided on the record, not written
+    assert local.outcome == "run" and local.attempt == 1
+    later = T0 + timedelta(seconds=2)
+    # Still queued as read: the commit applies the claim as of the start, then completes.
+    claimed = sm.with_deferred_claim(doc, "extract", 1, SPEC, T0, 30)
+    assert claimed.steps["extract"].state == StepState.running and claimed.steps["extract"].started_at == T0
+    done = sm.complete_step(claimed, "extract", 1, {"preview": "x"}, SPEC, later)
+    assert done.outcome == "completed" and done.document.steps["extract"].attempts == 1
+    assert done.document.steps["extract"].duration_ms == 2000
+    # Another delivery claimed meanwhile (attempt 1 is theirs, under a live lease): ours is stale.
+    # Their attempt has our number but not our start: not ours to commit, fail or renew.
+    theirs = sm.begin_step(doc, "extract", SPEC, T0 + timedelta(seconds=1), 30).document
+    assert sm.with_deferred_claim(theirs, "extract", 1, SPEC, T0, 30) is None
+    assert sm.complete_step(None, "extract", 1, {"preview": "x"}, SPEC, later).outcome == "stale"
+    assert sm.claim_deferred(theirs, "extract", 1, SPEC, T0, later, 30, later).outcome == "stale"
+    # Our own claim, written by the lease keeper while we worked: the commit completes it.
+    ours = sm.claim_deferred(doc, "extract", 1, SPEC, T0, later, 30, later + timedelta(seconds=30)).document
+    assert sm.with_deferred_claim(ours, "extract", 1, SPEC, T0, 30) is ours
+    # A failed earlier attempt changed the count: ours (attempt 1) is no longer the next one.
+    released = sm.fail_step(theirs, "extract", 1, "boom", True, SPEC, later).document
+    assert sm.complete_step(sm.with_deferred_claim(released, "extract", 1, SPEC, T0, 30), "extract", 1, {},
+                            SPEC, later).outcome == "stale"
+    # A terminal document is left as it is.
+    failed = sm.fail_step(theirs, "extract", 1, "bad", False, SPEC, later).document
+    assert sm.with_deferred_claim(failed, "extract", 1, SPEC, T0, 30) is failed
+
+
+def test_a_long_first_delivery_writes_its_claim_with_a_lease_from_now_capped_at_the_timeout():
+    doc = registered()
+    now = T0 + timedelta(seconds=10)
+    decision = sm.claim_deferred(doc, "extract", 1, SPEC, T0, now, 30, until=T0 + timedelta(seconds=25))
+    assert decision.outcome == "claimed"
+    rec = decision.document.steps["extract"]
+    assert rec.state == StepState.running and rec.attempts == 1 and rec.started_at == T0
+    assert rec.lease_until == T0 + timedelta(seconds=25)  # not now + 30: the function's timeout ends it
+    # Once written, renewals take over; claiming again is stale.
+    assert sm.claim_deferred(decision.document, "extract", 1, SPEC, T0, now, 30, now).outcome == "stale"
+    assert sm.renew_lease(decision.document, "extract", 1, now + timedelta(seconds=5), 30,
+                          T0 + timedelta(seconds=60)).outcome == "renewed"

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from contentflow.errors import PermanentError, TransientError
 from contentflow.metering import count
+from contentflow.ownership import before_paid_call
 
 from . import vertex_prompt as prompt
 from .options import InferenceOptions
@@ -168,6 +169,7 @@ class VertexBackend:
 
     # --- calls with retries -------------------------------------------------------------------
     def _call(self, what: str, usage: Usage, fn: Callable[[], Any]) -> Any:
+        before_paid_call()  # a step owns its attempt before it pays (ownership.py)
         attempt = 0
         while True:
             try:
