@@ -10,7 +10,7 @@ import functions_framework
 from _trigger import run_step_request
 from contentflow.services import services
 
-services().warm("store", "dispatcher", "blobs", "inference", "results_cache")  # per instance, before the first request
+services().warm("store", "dispatcher", "blobs", "inference", "results_lookup")  # per instance, before the first request
 
 
 @functions_framework.http

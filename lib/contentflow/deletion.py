@@ -1,7 +1,8 @@
 """Deleting a document and everything derived from it: its stored objects (the upload in the inbox
-and its folder of outputs in the processed bucket), its chunks, the cached results that name it,
-and last its record. Idempotent: a second call, or one after a crash half-way, finishes the job
-(the record goes last, so what remains can still be found from it)."""
+and its folder of outputs in the processed bucket), its chunks, and last its record, and with it
+what identical content could reuse (found on the records: contentflow.results_cache). Idempotent:
+a second call, or one after a crash half-way, finishes the job (the record goes last, so what
+remains can still be found from it)."""
 
 from __future__ import annotations
 
@@ -18,19 +19,17 @@ class Deleted:
     found: bool
     objects: int = 0
     chunks: int = 0
-    cached_results: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 class Deletion:
-    def __init__(self, settings, store, blobs, chunks, results_cache):
+    def __init__(self, settings, store, blobs, chunks):
         self.settings = settings
         self.store = store
         self.blobs = blobs
         self.chunks = chunks
-        self.results_cache = results_cache
 
     def delete(self, doc_id: str) -> Deleted:
         with bind(document_id=doc_id):
@@ -42,7 +41,6 @@ class Deletion:
                 result.objects += int(self.blobs.delete(doc.source.bucket, doc.source.name, doc.source.md5_hash))
             result.objects += self.blobs.delete_prefix(self.settings.bucket("processed"), f"{doc_id}/")
             result.chunks = self.chunks.delete_document(doc_id)
-            result.cached_results = self.results_cache.delete_naming(doc_id)
             self.store.delete(doc_id)
-            log.info("document deleted", objects=result.objects, chunks=result.chunks, cached_results=result.cached_results)
+            log.info("document deleted", objects=result.objects, chunks=result.chunks)
             return result

@@ -14,11 +14,11 @@ log = get_logger("contentflow.indexing")
 
 
 class Indexer:
-    def __init__(self, blobs, backend, chunks, cache, options, extraction_limits):
+    def __init__(self, blobs, backend, chunks, lookup, options, extraction_limits):
         self.blobs = blobs
         self.backend = backend
         self.chunks = chunks
-        self.cache = cache
+        self.lookup = lookup
         self.options = options
         self.chunking = f"{extraction_limits.chunk_chars}/{extraction_limits.chunk_overlap_chars}/{options.max_chunks_per_document}"
 
@@ -41,8 +41,6 @@ class Indexer:
             embedded = self.backend.embed_documents([c.text for c in chunks], [title] * len(chunks))
             vectors, usage, truncated = embedded.vectors, embedded.usage, embedded.truncated
         self.chunks.write(doc.id, space, rows, vectors or [])
-        if key and reused_from is None and chunks:
-            self.cache.put(key, {"kind": "embeddings", "document_id": doc.id, "space": space.key, "chunks": len(chunks)})
         return {
             "embedding_space": space.key,
             "index": {
@@ -50,18 +48,20 @@ class Indexer:
                 "chunks": len(chunks), "chunks_total": total, "left_out": total - len(chunks),
                 "truncated": truncated, "reused_from": reused_from,
                 "usage": usage.model_dump(mode="json") if usage else None,
+                # Identical content finds this record's vectors by it (contentflow.results_cache).
+                "cache_key": key,
             },
         }
 
     def _reuse(self, key, doc: Document, chunks) -> tuple[list | None, str | None]:
-        """The vectors of identical content indexed before in this space, if still all there."""
-        entry = self.cache.get(key) if key and chunks else None
-        source = entry.get("document_id") if entry else None
-        if not source or source == doc.id:
+        """The vectors of identical content indexed before in this space, if still all there (a
+        record being deleted loses its chunks first)."""
+        source = self.lookup.embedded(key) if key and chunks else None
+        if not source or source == doc.id:  # itself: indexed again in the same space, embed again
             return None, None
         stored = self.chunks.vectors_of(source, self.space)
         if any(c.index not in stored for c in chunks):
-            log.info("cached embeddings incomplete; embedding again", source_document=source)
+            log.info("earlier embeddings incomplete; embedding again", source_document=source)
             return None, None
         count("model.cache_hits")
         log.info("embeddings reused for identical content", source_document=source)

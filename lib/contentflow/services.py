@@ -126,18 +126,19 @@ class Services:
         return ChunkStore(self.firestore, emb.collection, emb.field, self.settings.firestore_timeout_s, self.firestore_retry)
 
     @cached_property
-    def results_cache(self):
-        from contentflow.results_cache import ResultsCache
+    def results_lookup(self):
+        from contentflow.results_cache import ResultsLookup
 
         s = self.settings
-        return ResultsCache(self.firestore, s.results_cache_collection, s.firestore_timeout_s, self.firestore_retry)
+        # Earlier results of identical content, found on the records themselves (no collection of their own).
+        return ResultsLookup(self.firestore, s.collection, s.firestore_timeout_s, self.firestore_retry)
 
     @cached_property
     def indexer(self):
         from contentflow.indexing import Indexer
 
         s = self.settings
-        return Indexer(self.blobs, self.inference, self.chunks, self.results_cache, s.inference, s.extraction)
+        return Indexer(self.blobs, self.inference, self.chunks, self.results_lookup, s.inference, s.extraction)
 
     @cached_property
     def search(self):
@@ -158,7 +159,7 @@ class Services:
     def deletion(self):
         from contentflow.deletion import Deletion
 
-        return Deletion(self.settings, self.store, self.blobs, self.chunks, self.results_cache)
+        return Deletion(self.settings, self.store, self.blobs, self.chunks)
 
     # --- the scheduled jobs (functions/jobs.py) and the reports the api serves ----------------
     @cached_property

@@ -34,7 +34,6 @@ class Settings(BaseSettings):
     spec_path: str | None = None  # None: the spec shipped with the code
     region: str = "us-central1"  # where the Cloud Tasks queues live
     collection: str = "documents"
-    results_cache_collection: str = "results-cache"  # model results by content (pay once per content)
     jobs_collection: str = "jobs"  # progress of resumable jobs (the backfill's cursor)
     reports_collection: str = "reports"  # the daily reports, one document per UTC day (YYYY-MM-DD)
     log_level: str = "INFO"

@@ -377,7 +377,7 @@ def remove(
     json_output: Json = False, api_url: ApiUrl = None, project: Project = None, region: Region = DEFAULT_REGION,
     data_dir: DataDir = None,
 ):
-    """Delete documents: record, chunks, cached results and stored objects. Deleting one that is
+    """Delete documents: record, chunks and stored objects. Deleting one that is
     already gone succeeds (idempotent)."""
     for doc_id in doc_ids:
         _document_id(doc_id)

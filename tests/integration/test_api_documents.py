@@ -91,7 +91,7 @@ def test_a_cursor_of_other_filters_is_refused(api, wait_status):
     assert "other filters" in err["message"]
 
 
-def test_delete_removes_record_chunks_cache_and_objects_and_is_idempotent(stack, api, db, storage_client, wait_status):
+def test_delete_removes_record_chunks_reusable_results_and_objects_and_is_idempotent(stack, api, db, storage_client, wait_status):
     text = f"Delete me {uuid.uuid4().hex}. A letter about the annual budget and its review by the board."
     doc_id = _post_text(api, text, "gone.txt")["id"]
     record = wait_status(doc_id)
@@ -100,15 +100,17 @@ def test_delete_removes_record_chunks_cache_and_objects_and_is_idempotent(stack,
 
     naming = FieldFilter("document_id", "==", doc_id)
     chunks = lambda: list(db.collection("chunks").where(filter=naming).stream())  # noqa: E731
-    cached = lambda: list(db.collection("results-cache").where(filter=naming).stream())  # noqa: E731
+    # What identical content would reuse is found on the record by its keys (contentflow.results_cache).
+    reusable = lambda: [s.id for field in ("analysis.cache_key", "index.cache_key") for s in db.collection("documents")  # noqa: E731
+                        .where(filter=FieldFilter(field, "==", record[field.split(".")[0]]["cache_key"])).stream()]
     outputs = lambda: list(storage_client.list_blobs(stack.bucket("processed"), prefix=f"{doc_id}/"))  # noqa: E731
-    assert chunks() and cached() and outputs()
+    assert chunks() and reusable() == [doc_id, doc_id] and outputs()
     upload = storage_client.bucket(record["source"]["bucket"]).blob(record["source"]["name"])
     assert upload.exists()
     r = requests.delete(f"{api}/documents/{doc_id}", timeout=30)
     assert r.status_code == 204 and r.content == b""
     _error(requests.get(f"{api}/documents/{doc_id}", timeout=10), 404, "not_found")
-    assert not chunks() and not cached() and not outputs() and not upload.exists()
+    assert not chunks() and not reusable() and not outputs() and not upload.exists()
     assert requests.delete(f"{api}/documents/{doc_id}", timeout=30).status_code == 204  # idempotent
     _error(requests.delete(f"{api}/documents/not-an-id", timeout=10), 400, "invalid_request")
 

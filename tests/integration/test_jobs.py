@@ -44,17 +44,19 @@ def _chunk_ids(db, doc_id: str) -> list[str]:
     return [s.id for s in db.collection("chunks").where(filter=FieldFilter("document_id", "==", doc_id)).stream()]
 
 
-def _cache_entries(db, doc_id: str) -> list[str]:
-    return [s.id for s in db.collection("results-cache").where(filter=FieldFilter("document_id", "==", doc_id)).stream()]
+def _reusable(db, record: dict) -> list[str]:
+    """The records identical content to `record`'s would reuse results of (found by its keys)."""
+    return [s.id for field in ("analysis.cache_key", "index.cache_key") for s in db.collection("documents")
+            .where(filter=FieldFilter(field, "==", record[field.split(".")[0]]["cache_key"])).stream()]
 
 
 def _processed_objects(storage_client, stack, doc_id: str) -> list[str]:
     return [b.name for b in storage_client.list_blobs(stack.bucket("processed"), prefix=f"{doc_id}/")]
 
 
-def _everything_of(db, storage_client, stack, inbox, doc_id: str, name: str) -> dict:
+def _everything_of(db, storage_client, stack, inbox, doc_id: str, name: str, record: dict) -> dict:
     return {"record": db.collection("documents").document(doc_id).get().exists,
-            "chunks": len(_chunk_ids(db, doc_id)), "cached_results": len(_cache_entries(db, doc_id)),
+            "chunks": len(_chunk_ids(db, doc_id)), "reusable_results": len(_reusable(db, record)),
             "inbox_object": inbox.blob(name).exists(), "processed_objects": len(_processed_objects(storage_client, stack, doc_id))}
 
 
@@ -72,11 +74,13 @@ def test_retention_deletes_old_documents_whole_in_batches_and_resumes(stack, db,
     run = uuid.uuid4().hex
     names = {key: f"jobs/{run}/{key}.txt" for key in ("old-1", "old-2", "old-3", "young")}
     ids = {key: _upload(inbox, name, _text(f"retention {key}")) for key, name in names.items()}
-    for doc_id in ids.values():
-        assert wait_status(doc_id, timeout=60)["status"] == "done"
-    before = {key: _everything_of(db, storage_client, stack, inbox, ids[key], names[key]) for key in ids}
+    records = {key: wait_status(doc_id, timeout=60) for key, doc_id in ids.items()}
+    assert all(r["status"] == "done" for r in records.values())
+    everything = lambda key: _everything_of(db, storage_client, stack, inbox, ids[key], names[key], records[key])  # noqa: E731
+    before = {key: everything(key) for key in ids}
     for key, found in before.items():  # everything the deletion must remove is there to begin with
-        assert found["record"] and found["inbox_object"] and found["chunks"] and found["cached_results"], (key, found)
+        assert found["record"] and found["inbox_object"] and found["chunks"], (key, found)
+        assert found["reusable_results"] == 2, (key, found)  # its analysis and its vectors, each found by its key
         assert found["processed_objects"] >= 2, (key, found)
     # Older than the spec's retention, by a different margin each: the oldest go first.
     days = stack.spec.retention.documents_days
@@ -95,13 +99,13 @@ def test_retention_deletes_old_documents_whole_in_batches_and_resumes(stack, db,
     second = _fire(stack, "retention")  # the schedule's own body: resumes with what is left
     assert (second["deleted"], second["stopped_by"], second["more"]) == (1, "done", False), second
     for key in ("old-1", "old-2", "old-3"):
-        assert _everything_of(db, storage_client, stack, inbox, ids[key], names[key]) == {
-            "record": False, "chunks": 0, "cached_results": 0, "inbox_object": False, "processed_objects": 0}, key
-    assert _everything_of(db, storage_client, stack, inbox, ids["young"], names["young"]) == before["young"]
+        assert everything(key) == {
+            "record": False, "chunks": 0, "reusable_results": 0, "inbox_object": False, "processed_objects": 0}, key
+    assert everything("young") == before["young"]
 
     again = _fire(stack, "retention")  # idempotent: nothing more to do, nothing else touched
     assert (again["deleted"], again["more"]) == (0, False), again
-    assert _everything_of(db, storage_client, stack, inbox, ids["young"], names["young"]) == before["young"]
+    assert everything("young") == before["young"]
     progress = db.collection("jobs").document("retention").get().to_dict()
     assert progress["deleted_total"] >= 3 and progress["last_run"]["deleted"] == 0
 

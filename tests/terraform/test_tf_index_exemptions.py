@@ -51,7 +51,8 @@ def test_the_exemptions_are_the_specs_with_one_per_step_record(spec_outputs):
     assert out["documents/updated_at"]["indexes"] == []  # set by the TTL policy's resource
     # Subfields that keep their index under an exempted map: set first.
     assert {k for k, e in out.items() if e["under_exempted_map"]} == {
-        "documents/stats.extraction.language", "documents/reembed_failed.space"}
+        "documents/stats.extraction.language", "documents/reembed_failed.space", "documents/analysis.cache_key",
+        "documents/index.cache_key"}
     assert len(out) == 46 and len(out) + len(spec_outputs["firestore"]["expiring"]) <= 200
 
 

@@ -103,7 +103,7 @@ def _collections() -> dict[str, str]:
 QUERY_ROOTS = {
     ("contentflow/store.py", "self._collection"): "collection",  # DocumentStore(client, settings.collection)
     ("contentflow/chunks.py", "self._collection"): "embeddings",  # ChunkStore(client, embeddings.collection)
-    ("contentflow/results_cache.py", "self._collection"): "results_cache_collection",
+    ("contentflow/results_cache.py", "self._documents"): "collection",  # ResultsLookup(client, settings.collection)
     ("contentflow/idempotency.py", "self._collection"): "idempotency_collection",
     ("contentflow/jobs/report.py", "self._documents"): "collection",
     ("contentflow/jobs/report.py", "self._reports"): "reports_collection",
@@ -494,6 +494,8 @@ def test_shipped_exemptions_are_valid_and_steps_star_is_every_step_record():
     assert exemptions[("documents", "event_pending_since")] == ("ASCENDING",)
     assert exemptions[("documents", "stats")] == () and exemptions[("documents", "stats.extraction.language")] == ("ASCENDING",)
     assert exemptions[("documents", "reembed_failed.space")] == ("ASCENDING",)
+    assert exemptions[("documents", "analysis")] == () and exemptions[("documents", "analysis.cache_key")] == ("ASCENDING",)
+    assert exemptions[("documents", "index")] == () and exemptions[("documents", "index.cache_key")] == ("ASCENDING",)
     assert ("documents", "created_at") not in exemptions and ("documents", "labels") not in exemptions
     assert exemptions[(spec.embeddings.collection, "text")] == ()
     assert {c for c, _ in exemptions} <= spec.firestore_collections()
@@ -513,26 +515,26 @@ def test_a_spec_without_the_section_exempts_nothing(raw):
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda e: e.update(documentz=[{"field": "x", "keep": []}]),
-     "firestore.index_exemptions.documentz: unknown collection (the code writes chunks, documents, idempotency, jobs, reports, results-cache)"),
+     "firestore.index_exemptions.documentz: unknown collection (the code writes chunks, documents, idempotency, jobs, reports)"),
     (lambda e: e.update(Documents=[{"field": "x", "keep": []}]), "firestore.index_exemptions.Documents"),
     (lambda e: e["documents"].append({"field": "stats..language", "keep": []}),
-     "firestore.index_exemptions.documents.19.field: Value error, 'stats..language' is not a field path"),
+     "firestore.index_exemptions.documents.21.field: Value error, 'stats..language' is not a field path"),
     (lambda e: e["documents"].append({"field": "source name", "keep": []}), "'source name' is not a field path"),
     (lambda e: e["documents"].append({"field": "`source`", "keep": []}), "'`source`' is not a field path"),
     (lambda e: e["documents"].append({"field": "__name__", "keep": []}), "'__name__': __...__ names are reserved"),
     (lambda e: e["documents"].append({"field": "stats.*.language", "keep": []}), "`*` only as steps.*.<field>"),
     (lambda e: e["documents"].append({"field": "steps.*", "keep": []}), "`*` only as steps.*.<field>"),
     (lambda e: e["documents"].append({"field": "steps.*.x.*", "keep": []}), "`*` only as steps.*.<field>"),
-    (lambda e: e["documents"].append({"field": "preview", "keep": ["ASC"]}), "firestore.index_exemptions.documents.19.keep.0"),
+    (lambda e: e["documents"].append({"field": "preview", "keep": ["ASC"]}), "firestore.index_exemptions.documents.21.keep.0"),
     (lambda e: e["documents"].append({"field": "metadata.filename", "keep": ["ASCENDING", "ASCENDING"]}),
-     "firestore.index_exemptions.documents.19.keep: Value error, an index is listed twice"),
-    (lambda e: e["documents"].append({"field": "metadata.filename"}), "firestore.index_exemptions.documents.19.keep: Field required"),
-    (lambda e: e["documents"].append({"field": "x", "keep": [], "why": "extra"}), "firestore.index_exemptions.documents.19.why"),
+     "firestore.index_exemptions.documents.21.keep: Value error, an index is listed twice"),
+    (lambda e: e["documents"].append({"field": "metadata.filename"}), "firestore.index_exemptions.documents.21.keep: Field required"),
+    (lambda e: e["documents"].append({"field": "x", "keep": [], "why": "extra"}), "firestore.index_exemptions.documents.21.why"),
     (lambda e: e["documents"].append({"field": "preview", "keep": ["ASCENDING"]}),
-     "firestore.index_exemptions.documents[19].field: preview is exempted twice"),
+     "firestore.index_exemptions.documents[21].field: preview is exempted twice"),
     # a step's field, named on its own beside steps.*.<field>
     (lambda e: e["documents"].append({"field": "steps.analyse.lease_until", "keep": []}),
-     "firestore.index_exemptions.documents[19].field: steps.analyse.lease_until is exempted twice"),
+     "firestore.index_exemptions.documents[21].field: steps.analyse.lease_until is exempted twice"),
     (lambda e: e.update(idempotency=[{"field": "expires_at", "keep": []}]),
      "firestore.index_exemptions.idempotency[0].field: expires_at is the idempotency keys' expiry field"),
 ])
@@ -580,10 +582,12 @@ def test_the_walk_finds_the_needs_of_the_known_queries():
         ("status", either),                          # the counts, the backfill's page (ordered by key)
         ("embedding_space", either),                 # search coverage
         ("reembed_failed.space", either),            # search coverage
-        ("document_id", either),                     # chunks and cached results of a document (merged with the space)
+        ("document_id", either),                     # the chunks of a document (merged with the space)
         ("date", frozenset({DESC})),                 # the latest report
         ("labels", frozenset({ARRAY})),              # GET /documents' filter (store.LISTING_FILTER_FIELDS)
         ("stats.extraction.language", either),
+        ("analysis.cache_key", either),              # an earlier analysis of identical content
+        ("index.cache_key", either),                 # earlier vectors of identical content
     }
     assert expected <= needs, expected - needs
     # Served by the composite index (status, updated_at): the sweeper's and the report's queries.
@@ -612,6 +616,13 @@ def test_no_exemption_takes_an_index_a_query_needs():
      "documents.reembed_failed.space keeps [], contentflow/store.py"),
     (lambda e: e["documents"].remove({"field": "stats.extraction.language", "keep": ["ASCENDING"]}),
      "documents.stats.extraction.language keeps [], store.LISTING_FILTER_FIELDS"),
+    # identical content is found by an equality on a subfield of an exempted map
+    (lambda e: e["documents"].remove({"field": "analysis.cache_key", "keep": ["ASCENDING"]}),
+     "documents.analysis.cache_key keeps [], contentflow/results_cache.py"),
+    (lambda e: e["documents"].remove({"field": "index.cache_key", "keep": ["ASCENDING"]}),
+     "documents.index.cache_key keeps [], contentflow/results_cache.py"),
+    (lambda e: next(x for x in e["documents"] if x["field"] == "index.cache_key").update(keep=["ARRAY_CONTAINS"]),
+     "documents.index.cache_key keeps ['ARRAY_CONTAINS'], contentflow/results_cache.py"),
     (lambda e: e["documents"].append({"field": "labels", "keep": ["ASCENDING", "DESCENDING"]}),
      "documents.labels keeps ['ASCENDING', 'DESCENDING'], store.LISTING_FILTER_FIELDS needs one of ['ARRAY_CONTAINS']"),
     # the chunks of a document: document_id == merged with embedding_space ==

@@ -184,7 +184,7 @@ def public_view(doc: Document) -> dict:
 
 
 @router.delete("/documents/{doc_id}", status_code=204, responses=_ERRORS,
-               summary="Delete a document: record, chunks, cached results and stored objects (idempotent)")
+               summary="Delete a document: record, chunks and stored objects (idempotent)")
 def delete_document(doc_id: DocId, s: Services = Depends(get_services)):
     s.deletion.delete(doc_id)
     return Response(status_code=204)

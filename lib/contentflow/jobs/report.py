@@ -71,7 +71,7 @@ class ModelUsage(BaseModel):
     backend: str
     model: str
     documents: int = 0
-    reused: int = 0  # served from the results cache of identical content: no model call
+    reused: int = 0  # reused from a record of identical content: no model call
     model_calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0

@@ -1,6 +1,6 @@
 """The retention job: documents whose record was created more than the spec's
-`retention.documents_days` ago are deleted whole (record, chunks, cached results naming them,
-their objects in both buckets) through the deletion use case, oldest first, a batch at a time.
+`retention.documents_days` ago are deleted whole (record, chunks, their objects in both
+buckets) through the deletion use case, oldest first, a batch at a time.
 
 A run stops at its document cap or before its time budget; the next run resumes naturally (the
 documents it deleted no longer match the query). A document that cannot be deleted for good (a
@@ -44,8 +44,7 @@ class Retention:
 
         started, started_at = self.monotonic(), self.clock()
         cutoff = started_at - timedelta(days=self.documents_days)
-        totals = {"deleted": 0, "objects_deleted": 0, "chunks_deleted": 0, "cached_results_deleted": 0,
-                  "already_gone": 0, "skipped": 0}
+        totals = {"deleted": 0, "objects_deleted": 0, "chunks_deleted": 0, "already_gone": 0, "skipped": 0}
         skipped_ids: list[str] = []
         after = None  # the last snapshot seen: the scan moves on past a skipped document
         saved = 0  # deletions already added to the stored total
@@ -104,7 +103,6 @@ class Retention:
         totals["deleted"] += 1
         totals["objects_deleted"] += result.objects
         totals["chunks_deleted"] += result.chunks
-        totals["cached_results_deleted"] += result.cached_results
         return "deleted"
 
     def _older_than(self, cutoff: datetime, limit: int, after) -> list:

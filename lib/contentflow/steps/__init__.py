@@ -29,7 +29,7 @@ class StepPorts(Protocol):
     store: object
     inference: object
     chunks: object
-    results_cache: object
+    results_lookup: object
     taxonomy: object
 
 

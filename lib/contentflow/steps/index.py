@@ -8,4 +8,4 @@ from contentflow.indexing import Indexer
 
 def build(ports):
     s = ports.settings
-    return Indexer(ports.blobs, ports.inference, ports.chunks, ports.results_cache, s.inference, s.extraction).index
+    return Indexer(ports.blobs, ports.inference, ports.chunks, ports.results_lookup, s.inference, s.extraction).index

@@ -7,11 +7,12 @@
 # aggregations of status ==, embedding_space == and a created_at range (search coverage, the
 # daily report), created_at < cutoff ordered by created_at (retention), event_pending_since < t
 # (unsent failure events) and GET /documents without a filter (created_at, then the key,
-# descending); on the chunks and the results cache, document_id == (and with embedding_space ==:
-# equalities are merged); the reports, date descending. The jobs and idempotency collections are
-# read by document id only. Those single-field indexes stay (event_pending_since keeps only its
-# ascending one); the spec's firestore.index_exemptions turn off the others nothing queries (its
-# test reads every query in lib/): see the exemptions at the end, and each expiry field below.
+# descending), analysis.cache_key == and index.cache_key == (earlier results of identical content);
+# on the chunks, document_id == (and with embedding_space ==: equalities are merged); the reports,
+# date descending. The jobs and idempotency collections are read by document id only. Those
+# single-field indexes stay (event_pending_since, analysis.cache_key and index.cache_key keep only
+# their ascending one); the spec's firestore.index_exemptions turn off the others nothing queries
+# (its test reads every query in lib/): see the exemptions at the end, and each expiry field below.
 
 resource "google_firestore_database" "default" {
   count = var.create_database ? 1 : 0

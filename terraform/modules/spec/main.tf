@@ -62,7 +62,7 @@ locals {
     # Every collection the code writes (contentflow.settings.Settings: collection and the
     # *_collection defaults; the chunks are the spec's embeddings.collection): the ones an index
     # exemption may name.
-    collections = ["documents", "results-cache", "jobs", "reports", "idempotency"]
+    collections = ["documents", "jobs", "reports", "idempotency"]
     # A record's `steps` map (contentflow.documents.Document.steps) is keyed by step name, and by
     # the URL documents' first stage (contentflow.documents.FETCH_STEP), which is no spec step.
     step_records = "steps"
