@@ -4,6 +4,7 @@ own markup first (it says what the author meant), trafilatura's heuristics secon
 
 from __future__ import annotations
 
+import functools
 import re
 
 from contentflow.errors import UnreadableDocument
@@ -56,14 +57,18 @@ def _decode(data: bytes, charset: str | None, mime: str) -> tuple[str, str, list
     return text.decode(data, mime=mime, hint=hint)
 
 
-def _depth(root) -> int:
+@functools.lru_cache(maxsize=4)
+def _level_below(levels: int):
     from lxml import etree
 
-    depth = deepest = 0
-    for event, _ in etree.iterwalk(root, events=("start", "end")):
-        depth += 1 if event == "start" else -1
-        deepest = max(deepest, depth)
-    return deepest
+    return etree.XPath("boolean(" + "/".join(["*"] * levels) + ")")
+
+
+def _deeper_than(root, levels: int) -> bool:
+    """Whether an element sits more than `levels` levels deep (the root is level 1): one XPath of
+    `levels` child steps, evaluated in C (a Python walk of the tree cost 12 % of an HTML page's
+    extraction)."""
+    return bool(_level_below(levels)(root))
 
 
 def _meta(root, *names: str) -> str | None:
@@ -177,7 +182,7 @@ def parse(data: bytes, *, mime: str, charset: str | None, limits, **_) -> Parsed
         root = lxml.html.document_fromstring(source, parser=parser)
     except Exception as err:  # lxml's ParserError for a document with no elements at all
         raise UnreadableDocument(f"malformed HTML: {err}"[:200]) from None
-    if _depth(root) > limits.max_nesting_depth:
+    if _deeper_than(root, limits.max_nesting_depth):
         raise UnreadableDocument(f"HTML nested too deeply: more than {limits.max_nesting_depth} levels")
 
     title = (root.findtext(".//title") or "").strip() or _meta(root, "og:title")
