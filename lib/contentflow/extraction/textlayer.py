@@ -58,9 +58,11 @@ MIN_JUDGED_CHARS = 20  # fewer visible characters say too little (the thin-layer
 
 # A few of the most frequent words of the languages most documents are in: finding three of them
 # settles that a page is prose before any splitting (a page of letters that spell nothing has none).
-_VERY_COMMON = frozenset("the and that with for der die und das les des est que los las por che per non "
-                         "het een och att для что это".split())
+_VERY_COMMON = frozenset("the and that with for from this was are not but have has were which "
+                         "der die und das ist nicht mit les des est que pour dans los las por con para del "
+                         "che per non het een och att для что это".split())
 MIN_VERY_COMMON = 3
+VERY_COMMON_FIRST_CHARS = 300  # looked at first: a few lines of prose hold three
 
 # Scripts without spaces between words: their stop-word lists do not help the token test.
 _UNSPACED = {"chinese", "japanese"}
@@ -105,10 +107,13 @@ def garbage_reason(text: str) -> str | None:
         in_runs = sum(map(len, _ALNUM_RUN.findall(text)))
         if in_runs < MIN_IN_RUNS_SHARE * alnum:
             return f"letters and digits scattered among symbols ({in_runs * 100 // alnum} % in words)"
+    # The usual case, settled by one C-level set operation, most often on the page's first lines.
+    if len(_VERY_COMMON.intersection(text[:VERY_COMMON_FIRST_CHARS].lower().split())) >= MIN_VERY_COMMON:
+        return None
     sample = text[:WORD_SAMPLE_CHARS].lower()
     tokens = sample.split()
     if len(_VERY_COMMON.intersection(tokens)) >= MIN_VERY_COMMON:
-        return None  # the usual case, settled by one C-level set operation
+        return None
     words = sum(map(str.isalpha, tokens))
     ascii_sample = sample.encode("ascii", "ignore")
     digits = len(ascii_sample) - len(ascii_sample.translate(None, _DIGITS))
