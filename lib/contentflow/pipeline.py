@@ -157,11 +157,13 @@ class Pipeline:
 
         `first_delivery` (the trigger's first try of this message or task): the claim is not
         written before the work but with the commit, one Firestore write fewer per step (issue
-        12). Nothing else can be running the step yet, short of a rare duplicate, which then does
-        the work twice and loses the commit (optimistic write: the second finds the attempt no
-        longer current). If the work outlasts a third of the lease, the lease keeper writes the
-        claim then. A retry claims first, as before, so a step that kills its process is
-        counted by its later attempts and cannot loop."""
+        12). Nothing else can be running the step yet, short of a rare duplicate: one of the two
+        loses the commit (optimistic write: it finds the attempt no longer current), having done
+        unbilled work for nothing; before a billed call the claim is written (DeferredClaim,
+        ownership.before_paid_call), so a duplicate never pays twice. If the work outlasts a
+        third of the lease, the lease keeper writes the claim then. A retry, or the takeover of an
+        expired lease, claims first as before, so a step that kills its process is counted by its
+        later attempts and cannot loop."""
         step = self.spec.step(step_name)
         timeout_s = self.spec.functions[step.function].runtime.timeout_s
         lease_s = min(self.spec.delivery.lease_s, timeout_s)
