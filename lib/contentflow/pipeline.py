@@ -1,7 +1,8 @@
 """Running one step for one document: claim (a transition), work (the step's handler), commit (a
 transition), hand on (the next step's trigger). A trigger's first try defers its claim: written
-with the commit, before a paid call, or when the work runs long (DeferredClaim). Trigger-agnostic: the functions decode their
-trigger and call `run_step`; the work of each step is a handler in `contentflow.steps`."""
+with the commit, before a paid call, or when the work runs long (DeferredClaim).
+Trigger-agnostic: the functions decode their trigger and call `run_step`; the work of each step
+is a handler in `contentflow.steps`."""
 
 from __future__ import annotations
 
