@@ -13,6 +13,7 @@ import base64
 import contextlib
 import time
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import InternalServerError, ServiceUnavailable
 
@@ -20,8 +21,12 @@ from contentflow.errors import InvalidInput, PermanentError, TransientError
 from contentflow.logs import bind, get_logger
 from contentflow.messages import StepMessage
 from contentflow.metering import metered
-from contentflow.pipeline import QueueAttempt
 from contentflow.services import services
+
+if TYPE_CHECKING:
+    # The step runner: imported by the functions that take tasks, when one comes (the steps
+    # warm `pipeline`), not by every function that imports this module.
+    from contentflow.pipeline import QueueAttempt
 
 log = get_logger("contentflow.function")
 
@@ -73,6 +78,8 @@ def queue_attempt(request) -> QueueAttempt | None:
     queue = request.headers.get("X-CloudTasks-QueueName")
     if not queue:
         return None
+    from contentflow.pipeline import QueueAttempt
+
     retries = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
     return QueueAttempt(queue=queue.rsplit("/", 1)[-1], retry_count=int(retries) if retries.isdigit() else 0)
 

@@ -14,6 +14,7 @@ import functions_framework
 from a2wsgi import ASGIMiddleware
 from werkzeug.wrappers import Response
 
+import _startup  # first of ours: the collector pauses until _startup.started()
 from contentflow.api.app import create_app
 from contentflow.services import services
 
@@ -36,6 +37,7 @@ def _app() -> ASGIMiddleware:
         return _bridge
 
 services().warm("store", "dispatcher", "blobs")  # per instance, before the first request
+_startup.started()
 
 
 def _too_large() -> Response:

@@ -4,10 +4,12 @@ time, with its cursor kept in Firestore (resumable, safe to run twice). GET show
 
 import functions_framework
 
+import _startup  # first of ours: the collector pauses until _startup.started()
 from _trigger import handling
 from contentflow.services import services
 
 services().warm("store", "dispatcher")  # per instance, before the first request
+_startup.started()
 
 
 @functions_framework.http

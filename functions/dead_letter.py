@@ -7,12 +7,14 @@ ERROR naming the object, for the log-based alert and a re-upload.
 
 import functions_framework
 
+import _startup  # first of ours: the collector pauses until _startup.started()
 from _trigger import handling, pubsub_message
 from contentflow.errors import InvalidInput
 from contentflow.messages import StepMessage
 from contentflow.services import services
 
 services().warm("store", "dispatcher")  # per instance, before the first request
+_startup.started()
 
 
 @functions_framework.cloud_event

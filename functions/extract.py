@@ -6,14 +6,16 @@ Tasks queue); `_trigger.step_delivery` decodes each.
 
 import functions_framework
 
+import _startup  # first of ours: the collector pauses until _startup.started()
 from _trigger import run_step_request
 from contentflow import extraction
 from contentflow.services import services
 
-services().warm("store", "dispatcher", "blobs")  # per instance, before the first request
+services().warm("store", "dispatcher", "blobs", "pipeline")  # per instance, before the first request
 if services().settings.inference.backend == "vertex":
     services().warm("inference")  # OCR goes to Gemini; the local backend is never built here
 extraction.warm_up()  # the sandboxed parser worker, likewise
+_startup.started()
 
 
 @functions_framework.http

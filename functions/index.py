@@ -7,10 +7,12 @@ Tasks queue); `_trigger.step_delivery` decodes each.
 
 import functions_framework
 
+import _startup  # first of ours: the collector pauses until _startup.started()
 from _trigger import run_step_request
 from contentflow.services import services
 
-services().warm("store", "dispatcher", "blobs", "inference", "results_lookup")  # per instance, before the first request
+services().warm("store", "dispatcher", "blobs", "inference", "results_lookup", "pipeline")  # per instance, before the first request
+_startup.started()
 
 
 @functions_framework.http

@@ -6,11 +6,13 @@ the jobs collection."""
 import functions_framework
 from pydantic import ValidationError
 
+import _startup  # first of ours: the collector pauses until _startup.started()
 from _trigger import handling
 from contentflow.jobs import JobRequest, run_job
 from contentflow.services import services
 
 services().warm("store", "dispatcher")  # per instance, before the first request
+_startup.started()
 MAX_BODY_BYTES = 4096  # a job name and a few options
 
 

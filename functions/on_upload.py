@@ -3,13 +3,15 @@
 import functions_framework
 from pydantic import ValidationError
 
+import _startup  # first of ours: the collector pauses until _startup.started()
 from _trigger import handling
 from contentflow.errors import InvalidInput
 from contentflow.messages import StorageObject
 from contentflow.services import services
 
 
-services().warm("store", "dispatcher")  # per instance, before the first request
+services().warm("store", "dispatcher", "intake")  # per instance, before the first request
+_startup.started()
 
 @functions_framework.cloud_event
 def on_upload(cloud_event):

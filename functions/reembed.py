@@ -5,6 +5,7 @@ rate limit paces the model calls and its retry config carries the backoff."""
 import functions_framework
 from pydantic import BaseModel, Field, ValidationError
 
+import _startup  # first of ours: the collector pauses until _startup.started()
 from _trigger import handling
 from contentflow.documents import DOCUMENT_ID_PATTERN
 from contentflow.errors import InvalidInput
@@ -12,6 +13,7 @@ from contentflow.logs import annotate
 from contentflow.services import services
 
 services().warm("store", "dispatcher", "blobs", "inference")  # per instance, before the first request
+_startup.started()
 
 
 class ReembedTask(BaseModel):

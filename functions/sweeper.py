@@ -2,11 +2,13 @@
 
 import functions_framework
 
+import _startup  # first of ours: the collector pauses until _startup.started()
 from _trigger import handling
 from contentflow.services import services
 
 
 services().warm("store", "dispatcher")  # per instance, before the first request
+_startup.started()
 
 @functions_framework.http
 def sweeper(request):
