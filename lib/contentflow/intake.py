@@ -64,8 +64,12 @@ class Intake:
                         size=obj.size, content_type=obj.contentType, uploaded_at=obj.timeCreated, via=via)
         annotate(document_id=doc_id)
         with bind(document_id=doc_id):
+            from contentflow.store import ABSENT
+
+            # Most events are for a new object: the record is created without reading first (a
+            # duplicate's create fails, then it reads and decides as before).
             decision = self.store.transition(doc_id, lambda cur: sm.register(cur, doc_id, source, self.spec, self.clock(),
-                                                                              resend_lost_hand_on, redelivery))
+                                                                              resend_lost_hand_on, redelivery), known=ABSENT)
             if decision.outcome == "created":
                 doc = decision.document
                 annotate(trace_id=doc.trace_id)

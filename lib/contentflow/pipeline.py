@@ -170,9 +170,10 @@ class Pipeline:
         lease_s = min(self.spec.delivery.lease_s, timeout_s)
         annotate(document_id=doc_id, step=step_name)
         with bind(document_id=doc_id, step=step_name):
-            begun, deferred = None, False
+            begun, deferred, read = None, False, None
             if first_delivery:
-                current = self.store.get(doc_id)
+                read = self.store.read(doc_id)
+                current = read.document
                 local = sm.begin_step(current, step_name, self.spec, self.clock(), lease_s)
                 # Only a step waiting queued: taking over a dead owner's expired lease claims first.
                 if local.outcome == "run" and current.steps[step_name].state == sm.StepState.queued:
@@ -232,7 +233,12 @@ class Pipeline:
                 try:
                     # The last step commits `done` with an outbox mark before `document.processed`
                     # goes out (below): the event is only ever sent for a record that says done.
-                    done = self.store.transition(doc_id, lambda cur: sm.complete_step(claimed(cur), step_name, attempt, updates, self.spec, self.clock()))
+                    # A deferred claim still unwritten: nobody should have written the record since
+                    # our read, so the commit is decided on that read (one read fewer; the write's
+                    # precondition sends it back to a fresh read if someone did).
+                    known = read if claim is not None and not claim.written else None
+                    done = self.store.transition(doc_id, lambda cur: sm.complete_step(claimed(cur), step_name, attempt, updates, self.spec, self.clock()),
+                                                 known=known)
                 except TransientError as err:
                     # The work is done but not recorded: give the step back, so the retry this
                     # answer asks for runs it again instead of finding it busy under our lease.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from google.api_core import exceptions as gexc
@@ -22,6 +23,18 @@ RECORD_REFUSED = "Firestore refused the document's record as invalid"
 CONTENTION_ATTEMPTS = 8  # reads and decisions before a lost race is a transient error
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """A record as read (`stored` is None when there was none), with the update time a write's
+    precondition names."""
+    document: Document | None
+    stored: dict | None
+    update_time: object | None
+
+
+ABSENT = Snapshot(None, None, None)  # `transition(..., known=ABSENT)`: try to create before reading
+
+
 class DocumentStore:
     def __init__(self, client, collection: str, timeout_s: float):
         self._client = client
@@ -33,17 +46,32 @@ class DocumentStore:
                                     multiplier=2.0, timeout=timeout_s)
 
     def get(self, doc_id: str) -> Document | None:
+        return self.read(doc_id).document
+
+    def read(self, doc_id: str) -> Snapshot:
         try:
             snap = self._collection.document(doc_id).get(retry=self._retry, timeout=self._timeout)
         except FIRESTORE_TRANSIENT as err:
             raise TransientError("Firestore unavailable", detail=str(err)) from err
         count("firestore.reads")
-        return Document.from_firestore(doc_id, snap.to_dict()) if snap.exists else None
+        return self._snapshot(doc_id, snap)
 
-    def transition(self, doc_id: str, decide: Callable[[Document | None], Decision]) -> Decision:
+    @staticmethod
+    def _snapshot(doc_id: str, snap) -> Snapshot:
+        stored = snap.to_dict() if snap.exists else None
+        return Snapshot(Document.from_firestore(doc_id, stored) if stored is not None else None, stored,
+                        snap.update_time if snap.exists else None)
+
+    def transition(self, doc_id: str, decide: Callable[[Document | None], Decision],
+                   known: Snapshot | None = None) -> Decision:
         """Reads the document, lets `decide` choose, writes its result only if nobody wrote the
         document in between (optimistic: a precondition on the update time read, or `create` for a
         new one); on a lost race it reads again and decides again, so `decide` must be pure.
+
+        `known`: a read made earlier (the step's own, before its work; ABSENT for a record about
+        to be created). The first decision is made on it without reading again, and its write
+        carries the same precondition, so it stands only if nobody wrote since that read: one
+        Firestore read fewer per transition in the common case, the same outcome in every case.
 
         Why not a Firestore transaction: one document needs no lock, and this is one call fewer
         per transition (get and write, where a transaction also begins) with no server-side lock
@@ -51,6 +79,11 @@ class DocumentStore:
         timestamp's index entries are not rewritten."""
         ref = self._collection.document(doc_id)
         try:
+            if known is not None:
+                with timed("firestore"):
+                    decision, written = self._try_transition(ref, doc_id, decide, known)
+                if written:
+                    return decision
             for attempt in range(CONTENTION_ATTEMPTS):
                 with timed("firestore"):
                     decision, written = self._try_transition(ref, doc_id, decide)
@@ -67,18 +100,21 @@ class DocumentStore:
                                  else RECORD_REFUSED, detail=str(err)) from err
         raise TransientError("Firestore contention", detail=f"{doc_id}: {CONTENTION_ATTEMPTS} writers won before us")
 
-    def _try_transition(self, ref, doc_id: str, decide) -> tuple[Decision, bool]:
+    def _try_transition(self, ref, doc_id: str, decide, known: Snapshot | None = None) -> tuple[Decision, bool]:
         """(the decision, whether it stands): False when another writer changed the document after
         we read it (its write wins; ours is not made)."""
         from google.cloud import firestore
 
-        snap = ref.get(retry=self._retry, timeout=self._timeout)
-        count("firestore.reads")
-        stored = snap.to_dict() if snap.exists else None
-        current = Document.from_firestore(doc_id, stored) if stored is not None else None
-        decision = decide(current)
+        if known is None:
+            snap = ref.get(retry=self._retry, timeout=self._timeout)
+            count("firestore.reads")
+            known, fresh = self._snapshot(doc_id, snap), True
+        else:
+            fresh = False
+        stored = known.stored
+        decision = decide(known.document)
         if decision.document is None:
-            return decision, True
+            return decision, fresh  # nothing to write: it stands only if decided on a fresh read
         record = decision.document.to_firestore()
         try:
             if stored is None:
@@ -87,8 +123,8 @@ class DocumentStore:
                 changed = {k: v for k, v in record.items() if k not in stored or stored[k] != v}
                 changed.update({k: firestore.DELETE_FIELD for k in stored if k not in record})
                 if not changed:
-                    return decision, True
-                ref.update(changed, option=self._client.write_option(last_update_time=snap.update_time),
+                    return decision, fresh
+                ref.update(changed, option=self._client.write_option(last_update_time=known.update_time),
                            retry=self._retry, timeout=self._timeout)
         except (gexc.AlreadyExists, gexc.FailedPrecondition, gexc.NotFound):
             return decision, False  # created, changed or deleted meanwhile

@@ -35,13 +35,13 @@ class LastCommitRefused(DocumentStore):
     """A real store whose transition completing the index step raises (Firestore answers 503 to
     that commit); every other transition goes through."""
 
-    def transition(self, doc_id, decide):
+    def transition(self, doc_id, decide, known=None):
         def refuse_completion(cur):
             decision = decide(cur)
             if decision.outcome == "completed" and decision.document.status == "done":
                 raise TransientError("Firestore unavailable: 503 commit")
             return decision
-        return super().transition(doc_id, refuse_completion)
+        return super().transition(doc_id, refuse_completion, known)
 
 
 def _services():

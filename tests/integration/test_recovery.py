@@ -212,11 +212,11 @@ def test_a_step_whose_commit_fails_is_given_back_not_left_busy(stack, db, inbox,
     class CommitRefused(DocumentStore):
         calls = 0
 
-        def transition(self, doc_id, decide):
+        def transition(self, doc_id, decide, known=None):
             CommitRefused.calls += 1
             if CommitRefused.calls == 2:  # begin (1) passes, complete (2) fails, release (3) passes
                 raise TransientError("Firestore unavailable: 503 commit")
-            return super().transition(doc_id, decide)
+            return super().transition(doc_id, decide, known)
 
     store = CommitRefused(services.firestore, services.settings.collection, services.settings.firestore_timeout_s)
     pipeline, _ = _in_process_pipeline(store=store)

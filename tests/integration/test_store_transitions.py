@@ -72,3 +72,34 @@ def test_only_the_fields_that_changed_are_written(stack, db):
     unchanged = ref.get().update_time
     services.store.transition(doc_id, lambda cur: sm.Decision(outcome="marked", document=cur))
     assert ref.get().update_time == unchanged  # nothing changed: nothing written
+
+
+def test_a_known_read_is_decided_on_without_reading_and_a_stale_one_decides_again(stack, db):
+    from contentflow.metering import metered
+    from contentflow.store import ABSENT
+
+    services = Services(Settings())
+    s = services.settings
+    doc_id = _new_id()
+    register = lambda cur: sm.register(cur, doc_id, _source(s), s.spec, sm.utcnow())  # noqa: E731
+    with metered() as created:  # a new record: created without a read
+        assert services.store.transition(doc_id, register, known=ABSENT).outcome == "created"
+    assert created["firestore.reads"] == 0 and created["firestore.writes"] == 1
+    with metered() as again:  # it exists: the create fails, then it reads and decides as before
+        assert services.store.transition(doc_id, register, known=ABSENT).outcome != "created"
+    assert again["firestore.reads"] == 1 and again["firestore.writes"] == 0
+
+    ref = db.collection(s.collection).document(doc_id)
+    read = services.store.read(doc_id)
+    mark = lambda cur: sm.Decision(outcome="marked", document=cur.model_copy(update={"preview": f"after {cur.retries}"}))  # noqa: E731
+    with metered() as fresh:
+        services.store.transition(doc_id, mark, known=read)
+    assert fresh["firestore.reads"] == 0 and fresh["firestore.writes"] == 1
+    assert ref.get().to_dict()["preview"] == "after 0"
+
+    stale = services.store.read(doc_id)
+    ref.update({"retries": 5})  # another writer, after our read
+    with metered() as raced:
+        decision = services.store.transition(doc_id, mark, known=stale)
+    assert raced["firestore.reads"] == 1 and raced["firestore.writes"] == 1  # the precondition sent it back
+    assert ref.get().to_dict()["preview"] == "after 5" == decision.document.preview
