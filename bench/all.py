@@ -37,7 +37,9 @@ from report import RESULTS
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 BEGIN, END = "<!-- bench:all:begin -->", "<!-- bench:all:end -->"
-MODEL_LOADERS = {"analyse", "index", "reembed"}  # the functions that load a model (the local backend)
+# The functions that load a model: the local backend's embedder (analyse, index, reembed), and
+# extract's language identification (py3langid's model, 91 MiB once loaded, in the function process).
+MODEL_LOADERS = {"analyse": "embedder", "index": "embedder", "reembed": "embedder", "extract": "language model"}
 
 
 def vertex_run(docs: int) -> dict:
@@ -113,8 +115,10 @@ def targets(result: dict) -> list[dict]:
     for name, f in cold["functions"].items():
         rows.append((f"import of {name} (s){' (loads a model)' if f['loads_model'] else ''}", "< 0.5",
                      f["import_s"], f["import_target_met"]))
-    for name, m in t["peak_memory"].items():
-        if name not in MODEL_LOADERS:
+    for name, m in t["peak_memory"].items():  # one instance: main process and one worker
+        if name in MODEL_LOADERS:
+            rows.append((f"peak RSS of {name} (MiB) (loads a model: {MODEL_LOADERS[name]})", "(reported)", m["peak_rss_mib"], None))
+        else:
             rows.append((f"peak RSS of {name} (MiB)", "< 256", m["peak_rss_mib"], m["peak_rss_mib"] < 256))
     writes_cap = 5 + chunks_per_doc
     rows.append(("Firestore writes per document", f"<= 5 + chunks ({writes_cap:.2f})", ops.get("firestore.writes"),

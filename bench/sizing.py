@@ -1,5 +1,5 @@
 """Sizing and cost from measurement: runs the sample documents through the local stack, then
-reports per function its peak memory (its whole process group, extraction workers included)
+reports per function its peak memory (its whole local process group)
 next to the spec's memory_mb, and the billable operations per document counted by the functions
 themselves (the `costs` on each request's last log line).
 
@@ -24,21 +24,44 @@ from local.stack import REPO, LocalStack
 SAMPLES = REPO / "samples" / "documents"
 
 
-def peak_rss_mib(pgid: int) -> float:
-    """Sum of the peak resident sizes (VmHWM) of the live processes in a process group."""
-    total_kib = 0
+def _processes() -> list[tuple[int, int, int, int]]:
+    """(pid, parent pid, process group, peak resident KiB) of every live process."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) != pgid:
-                continue
-            for line in (entry / "status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total_kib += int(line.split()[1])
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            peak = next((int(line.split()[1]) for line in (entry / "status").read_text().splitlines()
+                         if line.startswith("VmHWM:")), 0)
+            found.append((int(entry.name), int(fields[1]), int(fields[2]), peak))
         except (OSError, ValueError, IndexError):
             continue
-    return total_kib / 1024
+    return found
+
+
+def peak_rss_mib(pgid: int) -> float:
+    """Sum of the peak resident sizes (VmHWM) of the live processes in a process group."""
+    return sum(peak for _, _, group, peak in _processes() if group == pgid) / 1024
+
+
+def instance_peak_rss_mib(pgid: int) -> dict:
+    """Peak memory of one instance of a function whose local process group stands for several.
+
+    The group is the server's main process (it loads the function, then forks its workers) and
+    one worker per local instance; a deployed instance is the main process and one worker. So:
+    the main process plus its largest worker, and apart, the largest of the workers' children
+    that live in their own session (extract's sandboxed parser workers), which a deployed
+    instance also holds. Peaks of forked processes count the pages they share with the main
+    process in each, so summing all workers (`peak_rss_mib`) counts those pages once per worker."""
+    processes = _processes()
+    group = {pid: peak for pid, _, g, peak in processes if g == pgid}
+    workers = [peak for pid, peak in group.items() if pid != pgid]
+    helpers = [peak for pid, parent, g, peak in processes if parent in group and parent != pgid and g != pgid]
+    return {"instance_mib": round((group.get(pgid, 0) + max(workers, default=0)) / 1024, 1),
+            "main_mib": round(group.get(pgid, 0) / 1024, 1), "worker_mib": round(max(workers, default=0) / 1024, 1),
+            "workers": len(workers), "group_sum_mib": round(sum(group.values()) / 1024, 1),
+            "helper_process_mib": round(max(helpers, default=0) / 1024, 1) if helpers else None}
 
 
 def main() -> dict:

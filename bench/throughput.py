@@ -371,7 +371,7 @@ def idle_latency(bucket, db, docs: int) -> dict:
 def run(stack, docs: int) -> dict:
     """Both runs and the idle baseline on a started stack (no scheduler)."""
     from google.cloud import firestore, storage
-    from sizing import peak_rss_mib
+    from sizing import instance_peak_rss_mib
 
     os.environ.update(stack.client_env())
     bucket = storage.Client(project=stack.project_id).bucket(stack.bucket("inbox"))
@@ -406,9 +406,11 @@ def run(stack, docs: int) -> dict:
     elapsed = end_of(records) - t0
     cpu = cpu_share(cpu_before, cpu_seconds(stack), len(ids))
     time.sleep(1.0)  # the last requests' closing log lines
-    memory = {name: {"peak_rss_mib": round(peak_rss_mib(stack.processes[f"fn:{name}"].pid), 1),
-                     "spec_memory_mb": stack.spec.functions[name].runtime.memory_mb}
-              for name in stack.spec.functions}
+    memory = {}
+    for name in stack.spec.functions:
+        peaks = instance_peak_rss_mib(stack.processes[f"fn:{name}"].pid)
+        memory[name] = {"peak_rss_mib": peaks["instance_mib"], **peaks,
+                        "spec_memory_mb": stack.spec.functions[name].runtime.memory_mb}
     kinds = {doc: item.kind for doc, item in zip(ids, items)}
     per_doc = request_costs(log_dir, set(ids), stack.spec)
     chunks = sum((r.get("index") or {}).get("chunks", 0) for r in records.values())
@@ -476,8 +478,11 @@ def markdown(result: dict) -> str:
     lines += ["", "| CPU per document, event-driven run (ms) | " + " | ".join(e["cpu_ms_per_document"]) + " |",
               "|---|" + "---:|" * len(e["cpu_ms_per_document"]),
               "| | " + " | ".join(str(v) for v in e["cpu_ms_per_document"].values()) + " |"]
-    lines += ["", "| function | peak RSS MiB | spec memory_mb |", "|---|---:|---:|"]
-    lines += [f"| {fn} | {m['peak_rss_mib']} | {m['spec_memory_mb']} |" for fn, m in result["peak_memory"].items()]
+    lines += ["", "| function | peak RSS of an instance, MiB (main process + worker) | its parser worker | local workers (sum of their peaks) | spec memory_mb |",
+              "|---|---:|---:|---:|---:|"]
+    lines += [f"| {fn} | {m['peak_rss_mib']} ({m.get('main_mib', '-')} + {m.get('worker_mib', '-')}) | "
+              f"{m.get('helper_process_mib') or '-'} | {m.get('workers', '-')} ({m.get('group_sum_mib', '-')}) | {m['spec_memory_mb']} |"
+              for fn, m in result["peak_memory"].items()]
     return "\n".join(lines)
 
 
