@@ -13,6 +13,7 @@ from contentflow.documents import Decision, Source
 from contentflow.errors import InvalidInput, StepBusy, TransientError
 from contentflow.logs import annotate, bind, get_logger
 from contentflow.messages import VIA_METADATA_KEY, StorageObject
+from contentflow.store import ABSENT
 
 log = get_logger("contentflow.intake")
 
@@ -64,8 +65,6 @@ class Intake:
                         size=obj.size, content_type=obj.contentType, uploaded_at=obj.timeCreated, via=via)
         annotate(document_id=doc_id)
         with bind(document_id=doc_id):
-            from contentflow.store import ABSENT
-
             # Most events are for a new object: the record is created without reading first (a
             # duplicate's create fails, then it reads and decides as before).
             decision = self.store.transition(doc_id, lambda cur: sm.register(cur, doc_id, source, self.spec, self.clock(),
